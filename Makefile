@@ -1,0 +1,68 @@
+# The course's commands. Setup is implicit: every target that needs the virtual
+# environment creates it when it is missing or its requirements changed.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+COURSE_PROFILE ?= standard
+export COURSE_PROFILE
+# Quieter TensorFlow start-up logs.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: help setup data run lab labs test lint unit notebooks-test clean colab-links
+
+help:
+	@echo "make run     execute every lecture headless (COURSE_PROFILE=$(COURSE_PROFILE)), write build/report.md"
+	@echo "make test    ruff, pytest and nbval (smoke profile)"
+	@echo "make lab     open JupyterLab with the course's environment"
+	@echo "make labs    regenerate labs/ from solutions/"
+	@echo "make data    install or download Fashion-MNIST and verify its checksums"
+	@echo "make clean   remove build/, results/ and caches (keeps .venv)"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@echo "Creating $(VENV) with $(PYTHON) and the pinned stack (a few minutes, once)…"
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --progress-bar off -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+	@echo "$(VENV) is ready."
+
+data: setup
+	@bash scripts/get-data.sh $(BIN)/python
+
+run: setup data
+	$(BIN)/python -m utils.report
+
+lab: setup data
+	$(BIN)/jupyter lab --notebook-dir=.
+
+labs: setup
+	$(BIN)/python -m utils.labs
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: setup data
+	$(BIN)/pytest
+
+notebooks-test: setup data
+	rm -rf build/test-results
+	COURSE_PROFILE=smoke COURSE_RESULTS_DIR=$(CURDIR)/build/test-results \
+		$(BIN)/pytest --nbval-lax --nbval-current-env -p no:randomly notebooks/
+
+test: lint unit notebooks-test
+	@echo "All tests passed."
+
+colab-links: setup
+	$(BIN)/python -m utils.labs --colab-links $(REPO)
+
+clean:
+	rm -rf build results .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -1,0 +1,132 @@
+"""The course CNN, one builder with a knob per technique (00_baseline onwards).
+
+``build_cnn()`` with no arguments is the baseline: two 3x3 conv blocks (32 and
+64 filters, each followed by 2x2 max pooling), a dense layer of 128 units and a
+softmax over the classes — about 420k parameters on 28x28x1 inputs. Each later
+notebook turns one knob: ``dropout`` (01), ``augmentation`` (02), ``l2`` (03),
+``normalization`` (04); ``keras_module`` builds the same net in tf_keras for
+quantization-aware training (05).
+"""
+
+from __future__ import annotations
+
+AUGMENTATIONS = ("flip", "translate", "rotate", "zoom", "contrast")
+NORMALIZATIONS = (None, "batch")
+DROPOUT_PLACEMENTS = ("head", "conv", "spatial", "both")
+
+
+def _augmentation_layers(keras, names, seed):
+    makers = {
+        "flip": lambda: keras.layers.RandomFlip("horizontal", seed=seed),
+        "translate": lambda: keras.layers.RandomTranslation(
+            0.1, 0.1, fill_mode="constant", seed=seed
+        ),
+        "rotate": lambda: keras.layers.RandomRotation(
+            0.05, fill_mode="constant", seed=seed
+        ),
+        "zoom": lambda: keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
+        "contrast": lambda: keras.layers.RandomContrast(0.2, seed=seed),
+    }
+    unknown = [name for name in names if name not in makers]
+    if unknown:
+        raise ValueError(
+            f"Unknown augmentation {unknown}: choose from {', '.join(AUGMENTATIONS)}."
+        )
+    return [makers[name]() for name in names]
+
+
+def build_cnn(
+    input_shape=(28, 28, 1),
+    num_classes: int = 10,
+    conv_filters=(32, 64),
+    dense_units: int = 128,
+    dropout: float = 0.0,
+    dropout_placement: str = "head",
+    l2: float = 0.0,
+    normalization: str | None = None,
+    augmentation=(),
+    width: float = 1.0,
+    seed: int | None = None,
+    keras_module=None,
+    name: str = "cnn",
+):
+    """Build the course CNN; every technique is off by default.
+
+    Args:
+        conv_filters: filters of each conv block (3x3, same padding, ReLU, then
+            2x2 max pooling).
+        dropout: drop rate; ``dropout_placement`` says where: ``"head"`` (after
+            the dense layer), ``"conv"`` (after each conv block), ``"spatial"``
+            (SpatialDropout2D after each conv block) or ``"both"``.
+        l2: L2 penalty factor on every conv and dense kernel.
+        normalization: ``None`` or ``"batch"`` (BatchNormalization between each
+            linear layer and its ReLU).
+        augmentation: names from ``AUGMENTATIONS``, applied inside the model
+            (active only in training).
+        width: multiplies every filter and unit count.
+        keras_module: ``keras`` (default) or ``tf_keras`` for the Keras 2 twin.
+    """
+    if keras_module is None:
+        import keras as keras_module
+    keras = keras_module
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+    if dropout_placement not in DROPOUT_PLACEMENTS:
+        raise ValueError(
+            f"dropout_placement must be one of {DROPOUT_PLACEMENTS}, "
+            f"got {dropout_placement!r}."
+        )
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}."
+        )
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2}.")
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+    use_bn = normalization == "batch"
+    layers = keras.layers
+
+    model_layers = [keras.Input(shape=tuple(input_shape))]
+    model_layers += _augmentation_layers(keras, list(augmentation), seed)
+    for index, filters in enumerate(conv_filters):
+        model_layers.append(
+            layers.Conv2D(
+                max(1, int(filters * width)),
+                3,
+                padding="same",
+                use_bias=not use_bn,
+                kernel_regularizer=regularizer,
+                name=f"conv{index + 1}",
+            )
+        )
+        if use_bn:
+            model_layers.append(layers.BatchNormalization(name=f"bn{index + 1}"))
+        model_layers.append(layers.ReLU(name=f"relu{index + 1}"))
+        model_layers.append(layers.MaxPooling2D(2, name=f"pool{index + 1}"))
+        if dropout > 0 and dropout_placement in ("conv", "both"):
+            model_layers.append(layers.Dropout(dropout, seed=seed))
+        if dropout > 0 and dropout_placement == "spatial":
+            model_layers.append(layers.SpatialDropout2D(dropout, seed=seed))
+    model_layers.append(layers.Flatten(name="flatten"))
+    model_layers.append(
+        layers.Dense(
+            max(1, int(dense_units * width)),
+            use_bias=not use_bn,
+            kernel_regularizer=regularizer,
+            name="dense",
+        )
+    )
+    if use_bn:
+        model_layers.append(layers.BatchNormalization(name="bn_dense"))
+    model_layers.append(layers.ReLU(name="relu_dense"))
+    if dropout > 0 and dropout_placement in ("head", "both"):
+        model_layers.append(layers.Dropout(dropout, seed=seed, name="dropout_dense"))
+    model_layers.append(
+        layers.Dense(
+            num_classes,
+            activation="softmax",
+            kernel_regularizer=regularizer,
+            name="classifier",
+        )
+    )
+    return keras.Sequential(model_layers, name=name)
