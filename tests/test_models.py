@@ -1,0 +1,110 @@
+import keras
+import numpy as np
+import pytest
+
+from utils import models
+
+
+def layer_types(model):
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_baseline_is_two_conv_blocks_and_a_dense_head_with_about_420k_parameters():
+    model = models.build_cnn()
+    assert layer_types(model).count("Conv2D") == 2
+    assert layer_types(model).count("Dense") == 2
+    assert 400_000 < model.count_params() < 440_000
+    assert model.output_shape == (None, 10)
+
+
+def test_baseline_has_every_technique_switched_off():
+    types = layer_types(models.build_cnn())
+    for technique in (
+        "Dropout",
+        "SpatialDropout2D",
+        "BatchNormalization",
+        "RandomFlip",
+    ):
+        assert technique not in types
+    assert models.build_cnn().losses == []
+
+
+@pytest.mark.parametrize(
+    ("placement", "expected"),
+    [("head", 1), ("conv", 2), ("both", 3)],
+)
+def test_dropout_placement_puts_dropout_where_it_says(placement, expected):
+    model = models.build_cnn(dropout=0.3, dropout_placement=placement)
+    assert layer_types(model).count("Dropout") == expected
+
+
+def test_spatial_placement_uses_spatial_dropout_after_each_conv_block():
+    model = models.build_cnn(dropout=0.2, dropout_placement="spatial")
+    assert layer_types(model).count("SpatialDropout2D") == 2
+
+
+def test_l2_adds_one_penalty_per_kernel():
+    model = models.build_cnn(l2=1e-4)
+    model(np.zeros((1, 28, 28, 1), dtype="float32"))
+    assert len(model.losses) == 4
+
+
+def test_batch_normalization_sits_between_each_linear_layer_and_its_relu():
+    types = layer_types(models.build_cnn(normalization="batch"))
+    assert types.count("BatchNormalization") == 3
+    for index, name in enumerate(types):
+        if name == "BatchNormalization":
+            assert (
+                types[index - 1] in ("Conv2D", "Dense") and types[index + 1] == "ReLU"
+            )
+
+
+def test_augmentation_is_active_in_training_and_the_identity_at_inference():
+    model = keras.Sequential(
+        models._augmentation_layers(keras, ["flip", "translate"], seed=0)
+    )
+    images = np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32")
+    assert np.allclose(model(images, training=False), images)
+    assert not np.allclose(model(images, training=True), images)
+
+
+def test_width_scales_the_number_of_filters():
+    narrow = models.build_cnn(width=0.5)
+    assert narrow.get_layer("conv1").filters == 16
+    assert narrow.get_layer("dense").units == 64
+
+
+def test_other_input_shapes_and_classes_build():
+    model = models.build_cnn(input_shape=(32, 32, 3), num_classes=7)
+    assert model.output_shape == (None, 7)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"dropout": 1.0}, "dropout must be in"),
+        ({"dropout_placement": "input"}, "dropout_placement"),
+        ({"normalization": "instance"}, "normalization"),
+        ({"l2": -1.0}, "l2 must be"),
+        ({"augmentation": ["blur"]}, "Unknown augmentation"),
+    ],
+)
+def test_bad_knobs_are_refused_with_a_clear_message(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        models.build_cnn(**kwargs)
+
+
+def test_tf_keras_twin_has_the_same_layers_and_predicts_identically():
+    import tf_keras
+
+    model = models.build_cnn(dropout=0.3, normalization="batch")
+    twin = models.build_cnn(dropout=0.3, normalization="batch", keras_module=tf_keras)
+    assert model.count_params() == twin.count_params()
+    twin.set_weights(model.get_weights())
+    images = np.random.default_rng(1).random((4, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(
+        twin(images, training=False).numpy(),
+        keras.ops.convert_to_numpy(model(images, training=False)),
+        rtol=1e-5,
+        atol=1e-6,
+    )

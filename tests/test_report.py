@@ -1,0 +1,42 @@
+import json
+
+from utils import config, report, training
+
+
+def fake_record(name, test_accuracy):
+    return {
+        "name": name,
+        "train_accuracy": 0.95,
+        "val_accuracy": 0.88,
+        "test_accuracy": test_accuracy,
+        "generalization_gap": 0.95 - test_accuracy,
+        "shifted_accuracy": 0.61,
+        "flipped_accuracy": 0.83,
+        "seconds": 31.4,
+    }
+
+
+def test_report_has_one_row_per_run_of_each_executed_notebook(
+    isolated_results, tmp_path
+):
+    runs_dir = isolated_results / "runs"
+    runs_dir.mkdir(parents=True)
+    for name, accuracy in (("baseline", 0.873), ("dropout_0.5", 0.885)):
+        (runs_dir / f"{name}.json").write_text(json.dumps(fake_record(name, accuracy)))
+    config.start_notebook("01_example", "smoke")
+    for name in ("baseline", "dropout_0.5"):
+        training._add_to_index(runs_dir / f"{name}.json", "smoke")
+
+    text = report.write_report(tmp_path / "report.md", "smoke", [("01_example", 12.0)])
+
+    assert (tmp_path / "report.md").read_text() == text
+    assert "Profile `smoke`" in text
+    assert "| 01_example | baseline | 0.950 | 0.880 | 0.873 | +0.077 | 0.610 |" in text
+    assert "| 01_example | dropout_0.5 | 0.950 | 0.880 | 0.885 | +0.065 |" in text
+    assert "| 01_example | 12 |" in text
+
+
+def test_report_of_a_notebook_without_runs_has_no_experiment_rows(tmp_path):
+    text = report.write_report(tmp_path / "report.md", "smoke", [("99_none", 1.0)])
+    assert "| 99_none |" in text.split("## Notebooks")[1]
+    assert "| 99_none |" not in text.split("## Notebooks")[0]
