@@ -61,7 +61,7 @@ test: lint unit notebooks-test
 	@echo "All tests passed."
 
 colab-links: setup
-	$(BIN)/python -m utils.labs --colab-links $(REPO)
+	$(BIN)/python -m utils.colab $(REPO)
 
 clean:
 	rm -rf build results .pytest_cache .ruff_cache

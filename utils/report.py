@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from utils import config as course_config
@@ -53,7 +53,7 @@ def write_report(path: Path, profile: str, executed: list[tuple[str, float]]) ->
     lines = [
         "# Course report",
         "",
-        f"Profile `{profile}`, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"Profile `{profile}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{machine['cores']} cores ({machine['cpu']}), Python {machine['python']}.",
         "",
         "Accuracies are measured on the profile's splits; *gap* is train minus test "

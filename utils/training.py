@@ -15,7 +15,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
@@ -273,7 +273,7 @@ def fit(
         "flipped_accuracy": probe["flipped"],
         "seconds": seconds,
         "seconds_per_epoch": seconds / epochs,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_description(),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
     }

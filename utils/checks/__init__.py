@@ -1,0 +1,90 @@
+"""Self-checks for the labs: ``✓`` with what was verified, or ``✗`` with a hint.
+
+Each lab exercise ends with one call such as
+``utils.checks.baseline.best_epoch_and_gap(best_epoch_and_gap)``. A check never
+lets a wrong answer end in a traceback: an unfinished stub, ``None``, a wrong
+type or an exception inside the learner's code each get a short, friendly
+message. Checks return ``True`` or ``False``.
+
+Under nbgrader (``NBGRADER_EXECUTION`` set) a check called with ``graded=True``
+raises ``AssertionError`` on a wrong answer so that the autograder withholds the
+points; elsewhere a graded call does nothing, so learners see each verdict once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+PASS = "✓"
+FAIL = "✗"
+
+
+class Mistake(Exception):
+    """A wrong answer; the message is the hint shown to the learner."""
+
+
+class NotDone(Mistake):
+    """The exercise still holds its stub."""
+
+
+def under_nbgrader() -> bool:
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def call_answer(exercise: str, function: Callable, *args, **kwargs):
+    """Call the learner's function; turn every way it can fail into a `Mistake`."""
+    if function is None:
+        raise Mistake(
+            "got None instead of your function. Run the cell that defines it "
+            "(and make sure its name is spelled as in the exercise)."
+        )
+    if not callable(function):
+        raise Mistake(
+            f"expected a function, got {type(function).__name__}. Pass the function "
+            f"itself, without calling it (no parentheses)."
+        )
+    try:
+        result = function(*args, **kwargs)
+    except NotImplementedError:
+        raise NotDone(
+            "not done yet: replace the `raise NotImplementedError(...)` line with "
+            "your code, then run the cell again."
+        ) from None
+    except Exception as error:  # the learner's code failed: show it, briefly
+        raise Mistake(
+            f"your code raised {type(error).__name__}: {error}. Read the exercise "
+            f"again and test your function on a small input."
+        ) from None
+    if result is None:
+        raise Mistake("your function returned None. Did you forget `return`?")
+    return result
+
+
+def run_check(exercise: str, verify: Callable[[], str], graded: bool = False) -> bool:
+    """Run ``verify`` (which returns what was verified or raises `Mistake`) and report.
+
+    With ``graded=True`` this does nothing outside nbgrader, and under nbgrader
+    it stays quiet on success and raises ``AssertionError`` on a mistake.
+    """
+    if graded and not under_nbgrader():
+        return True
+    try:
+        verified = verify()
+    except Mistake as mistake:
+        if graded:
+            raise AssertionError(f"{exercise}: {mistake}") from None
+        label = "not done yet" if isinstance(mistake, NotDone) else "not yet right"
+        message = str(mistake)
+        if isinstance(mistake, NotDone):
+            message = message.removeprefix("not done yet: ")
+        print(f"{FAIL} {exercise} — {label}: {message}")
+        return False
+    if not graded:
+        print(f"{PASS} {exercise}: {verified}")
+    return True
+
+
+from utils.checks import baseline  # noqa: E402
+
+__all__ = ["Mistake", "NotDone", "baseline", "call_answer", "run_check"]
