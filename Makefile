@@ -55,7 +55,7 @@ unit: setup data
 notebooks-test: setup data
 	rm -rf build/test-results
 	COURSE_PROFILE=smoke COURSE_RESULTS_DIR=$(CURDIR)/build/test-results \
-		$(BIN)/pytest --nbval-lax --nbval-current-env -p no:randomly notebooks/
+		$(BIN)/pytest --nbval-lax --nbval-current-env notebooks/ solutions/
 
 test: lint unit notebooks-test
 	@echo "All tests passed."
