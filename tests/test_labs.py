@@ -25,6 +25,7 @@ def course_copy(tmp_path):
     for folder in ("notebooks", "solutions", "labs"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
     shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copy(REPO_ROOT / "README.md", tmp_path / "README.md")
     return tmp_path
 
 
@@ -152,6 +153,9 @@ def test_colab_links_rewrite_badges_setup_cells_and_pyproject(course_copy):
         assert colab.badge_url(relative, "someone/fork") in notebook.cells[0].source
         assert any('COURSE_REPO = "someone/fork"' in c.source for c in notebook.cells)
     assert labs.out_of_sync(course_copy) == []  # labs stay what `make labs` writes
+    readme = (course_copy / "README.md").read_text()
+    assert colab.badge_url("notebooks/00_baseline.ipynb", "someone/fork") in readme
+    assert "cnn-course/" not in readme
 
 
 def test_colab_links_refuse_a_malformed_repository_name(course_copy):

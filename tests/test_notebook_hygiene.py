@@ -161,3 +161,21 @@ def test_markdown_links_regex_finds_relative_targets():
 
 def test_paths_are_relative_to_the_repository():
     assert all(Path(p).is_relative_to(REPO_ROOT) for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=ids(LECTURES))
+def test_readme_course_map_has_a_live_row_for_every_lecture(path):
+    readme = (REPO_ROOT / "README.md").read_text()
+    relative = path.relative_to(REPO_ROOT).as_posix()
+    row = next((line for line in readme.splitlines() if f"]({relative})" in line), None)
+    assert row is not None, f"README course map has no row for {relative}"
+    assert f"(labs/{path.stem}_lab.ipynb)" in row
+    assert f"(solutions/{path.stem}_lab.ipynb)" in row
+    assert badge_url(relative, REPO, BRANCH) in row
+
+
+def test_readme_course_map_lists_all_seven_notebooks():
+    readme = (REPO_ROOT / "README.md").read_text()
+    course_map = readme.split("## Course map")[1].split("\n## ")[0]
+    numbers = re.findall(r"^\| (\d\d) \|", course_map, re.MULTILINE)
+    assert numbers == ["00", "01", "02", "03", "04", "05", "06"]

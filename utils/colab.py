@@ -48,7 +48,7 @@ def notebook_paths(root=REPO_ROOT) -> list:
 
 
 def rewrite_links(repo: str, root=REPO_ROOT) -> list:
-    """Point pyproject.toml, every badge and every setup cell at ``repo``."""
+    """Point pyproject.toml and every badge and setup cell at ``repo``."""
     if not REPO_NAME.match(repo):
         raise ValueError(f"REPO must look like owner/name, got {repo!r}.")
     _, branch = course_repo(root)
@@ -56,6 +56,14 @@ def rewrite_links(repo: str, root=REPO_ROOT) -> list:
     text = pyproject.read_text()
     text = re.sub(r'(?m)^repo = ".*"$', f'repo = "{repo}"', text, count=1)
     pyproject.write_text(text)
+    readme = root / "README.md"
+    if readme.exists():
+        readme.write_text(
+            BADGE_LINK.sub(
+                lambda match: badge_url(match.group(3), repo, branch),
+                readme.read_text(),
+            )
+        )
     changed = []
     for path in notebook_paths(root):
         notebook = nbformat.read(path, as_version=4)
