@@ -11,11 +11,11 @@ export COURSE_PROFILE
 # Quieter TensorFlow start-up logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup data run lab labs test lint unit notebooks-test clean colab-links
+.PHONY: help setup data browser run lab labs test lint unit notebooks-test e2e clean colab-links
 
 help:
 	@echo "make run     execute every lecture headless (COURSE_PROFILE=$(COURSE_PROFILE)), write build/report.md"
-	@echo "make test    ruff, pytest and nbval (smoke profile)"
+	@echo "make test    ruff, pytest, nbval (smoke profile) and the JupyterLab end-to-end test"
 	@echo "make lab     open JupyterLab with the course's environment"
 	@echo "make labs    regenerate labs/ from solutions/"
 	@echo "make data    install or download Fashion-MNIST and verify its checksums"
@@ -40,7 +40,7 @@ run: setup data
 	$(BIN)/python -m utils.report
 
 lab: setup data
-	$(BIN)/jupyter lab --notebook-dir=.
+	$(BIN)/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 labs: setup
 	$(BIN)/python -m utils.labs
@@ -50,14 +50,20 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 unit: setup data
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/e2e
 
 notebooks-test: setup data
 	rm -rf build/test-results
 	COURSE_PROFILE=smoke COURSE_RESULTS_DIR=$(CURDIR)/build/test-results \
 		$(BIN)/pytest --nbval-lax --nbval-current-env notebooks/ solutions/
 
-test: lint unit notebooks-test
+browser:
+	@bash scripts/get-chromium.sh
+
+e2e: setup data browser
+	$(BIN)/pytest tests/e2e
+
+test: lint unit notebooks-test e2e
 	@echo "All tests passed."
 
 colab-links: setup

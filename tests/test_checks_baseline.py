@@ -10,7 +10,7 @@ from utils.checks import baseline as lab
 
 def verdict(check, answer, capsys):
     """Run a check; return (passed, printed text)."""
-    passed = check(answer)
+    passed = bool(check(answer))
     return passed, capsys.readouterr().out
 
 
@@ -23,7 +23,7 @@ def assert_rejected(check, answer, capsys, *hint_words):
         assert word in printed, f"{word!r} not in {printed!r}"
 
 
-# --- Exercise 1: best epoch and gap -------------------------------------------
+# --- Exercise 1: best epoch and gap ---
 
 
 def best_epoch_and_gap(history):
@@ -106,7 +106,7 @@ def test_exercise_1_rejects_a_single_return_value(capsys):
     )
 
 
-# --- Exercise 2: shift down and right -------------------------------------------
+# --- Exercise 2: shift down and right ---
 
 
 def shift_down_right(images, pixels):
@@ -186,7 +186,7 @@ def test_exercise_2_rejects_an_off_by_one_shift(capsys):
     assert_rejected(lab.shift_down_right, one_more, capsys, "moved")
 
 
-# --- Exercise 3: flip random pixels ------------------------------------------------
+# --- Exercise 3: flip random pixels ---
 
 
 def flip_random_pixels(images, n_pixels, rng):
@@ -283,7 +283,7 @@ def test_exercise_3_rejects_changing_the_input_in_place(capsys):
     assert_rejected(lab.flip_random_pixels, in_place, capsys, "changed its input")
 
 
-# --- Exercise 4: the baseline model -------------------------------------------------
+# --- Exercise 4: the baseline model ---
 
 
 def build_baseline(
@@ -359,7 +359,7 @@ def test_exercise_4_rejects_a_model_that_is_not_keras(capsys):
     )
 
 
-# --- Every check: unfinished stubs, None, wrong types, errors, grading --------------
+# --- Every check: unfinished stubs, None, wrong types, errors, grading ---
 
 ALL_CHECKS = [
     lab.best_epoch_and_gap,
@@ -403,7 +403,7 @@ def test_an_error_inside_the_answer_is_reported_without_a_traceback(check, capsy
 
 def test_graded_checks_do_nothing_outside_nbgrader(monkeypatch, capsys):
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    assert lab.best_epoch_and_gap(stub, graded=True) is True
+    assert lab.best_epoch_and_gap(stub, graded=True)
     assert capsys.readouterr().out == ""
 
 
@@ -422,10 +422,16 @@ def test_graded_checks_pass_the_right_answer_quietly_under_nbgrader(
     monkeypatch, capsys
 ):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert lab.best_epoch_and_gap(best_epoch_and_gap, graded=True) is True
+    assert lab.best_epoch_and_gap(best_epoch_and_gap, graded=True)
     assert capsys.readouterr().out == ""
 
 
 def test_run_check_reports_what_was_verified(capsys):
-    assert checks.run_check("Exercise 9", lambda: "all good.") is True
+    assert checks.run_check("Exercise 9", lambda: "all good.")
     assert capsys.readouterr().out == "✓ Exercise 9: all good.\n"
+
+
+def test_a_check_result_is_truthy_only_when_passed_and_displays_nothing():
+    assert checks.CheckResult(True) and not checks.CheckResult(False)
+    assert checks.CheckResult(True)._ipython_display_() is None
+    assert repr(checks.CheckResult(False)) == "CheckResult(passed=False)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def _history(run) -> dict[str, list[float]]:
@@ -43,6 +44,7 @@ def learning_curves(runs: dict, metric: str = "accuracy", title: str | None = No
                 label=f"{name} (validation)",
             )
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric)
     ax.set_title(title or f"Training and validation {metric}")
     ax.grid(alpha=0.3)

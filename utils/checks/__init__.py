@@ -4,7 +4,7 @@ Each lab exercise ends with one call such as
 ``utils.checks.baseline.best_epoch_and_gap(best_epoch_and_gap)``. A check never
 lets a wrong answer end in a traceback: an unfinished stub, ``None``, a wrong
 type or an exception inside the learner's code each get a short, friendly
-message. Checks return ``True`` or ``False``.
+message. Checks return a `CheckResult`, true when the answer passed.
 
 Under nbgrader (``NBGRADER_EXECUTION`` set) a check called with ``graded=True``
 raises ``AssertionError`` on a wrong answer so that the autograder withholds the
@@ -26,6 +26,23 @@ class Mistake(Exception):
 
 class NotDone(Mistake):
     """The exercise still holds its stub."""
+
+
+class CheckResult:
+    """True when the answer passed. Shows nothing as a cell's last value (the
+    check has already printed its verdict)."""
+
+    def __init__(self, passed: bool):
+        self.passed = passed
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"CheckResult(passed={self.passed})"
+
+    def _ipython_display_(self):
+        pass
 
 
 def under_nbgrader() -> bool:
@@ -61,14 +78,16 @@ def call_answer(exercise: str, function: Callable, *args, **kwargs):
     return result
 
 
-def run_check(exercise: str, verify: Callable[[], str], graded: bool = False) -> bool:
+def run_check(
+    exercise: str, verify: Callable[[], str], graded: bool = False
+) -> CheckResult:
     """Run ``verify`` (which returns what was verified or raises `Mistake`) and report.
 
     With ``graded=True`` this does nothing outside nbgrader, and under nbgrader
     it stays quiet on success and raises ``AssertionError`` on a mistake.
     """
     if graded and not under_nbgrader():
-        return True
+        return CheckResult(True)
     try:
         verified = verify()
     except Mistake as mistake:
@@ -79,12 +98,20 @@ def run_check(exercise: str, verify: Callable[[], str], graded: bool = False) ->
         if isinstance(mistake, NotDone):
             message = message.removeprefix("not done yet: ")
         print(f"{FAIL} {exercise} — {label}: {message}")
-        return False
+        return CheckResult(False)
     if not graded:
         print(f"{PASS} {exercise}: {verified}")
-    return True
+    return CheckResult(True)
 
 
-from utils.checks import baseline  # noqa: E402
+from utils.checks import baseline, dropout  # noqa: E402
 
-__all__ = ["Mistake", "NotDone", "baseline", "call_answer", "run_check"]
+__all__ = [
+    "CheckResult",
+    "Mistake",
+    "NotDone",
+    "baseline",
+    "call_answer",
+    "dropout",
+    "run_check",
+]

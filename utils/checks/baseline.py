@@ -72,7 +72,7 @@ def _diagnose_gap(history, answer, expected):
     return f"the gap of one test history is {expected:.3f}, yours is {answer:.3f}."
 
 
-def best_epoch_and_gap(function, graded: bool = False) -> bool:
+def best_epoch_and_gap(function, graded: bool = False):
     """Exercise 1: ``function(history) -> (best_epoch, gap)``."""
 
     def verify():
@@ -118,7 +118,7 @@ def _as_array(answer, exercise):
         raise Mistake(f"{exercise} must return a NumPy array.") from None
 
 
-def shift_down_right(function, graded: bool = False) -> bool:
+def shift_down_right(function, graded: bool = False):
     """Exercise 2: ``function(images, pixels)`` shifts down and right, fills 0."""
 
     def verify():
@@ -186,7 +186,7 @@ def shift_down_right(function, graded: bool = False) -> bool:
     return run_check("Exercise 2", verify, graded)
 
 
-def flip_random_pixels(function, graded: bool = False) -> bool:
+def flip_random_pixels(function, graded: bool = False):
     """Exercise 3: ``function(images, n_pixels, rng)`` flips n distinct pixels each."""
 
     def verify():
@@ -270,7 +270,7 @@ def _activation_name(layer):
     return getattr(activation, "__name__", str(activation))
 
 
-def baseline_model(function, graded: bool = False) -> bool:
+def baseline_model(function, graded: bool = False):
     """Exercise 4: ``function(input_shape, num_classes)`` builds the baseline CNN."""
 
     def verify():
