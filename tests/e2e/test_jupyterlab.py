@@ -51,6 +51,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def notebook_bytes() -> dict:
+    return {
+        path: path.read_bytes()
+        for folder in ("notebooks", "solutions", "labs")
+        for path in (REPO_ROOT / folder).glob("*.ipynb")
+    }
+
+
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
     """A running JupyterLab server: yields (base_url, token); always stopped."""
@@ -72,6 +80,8 @@ def jupyterlab(tmp_path_factory):
     for extension, name, value in (
         ("apputils-extension", "notification", '{"fetchNews": "false"}'),
         ("notebook-extension", "tracker", '{"windowingMode": "none"}'),
+        # Running a notebook must not write it back into the repository.
+        ("docmanager-extension", "plugin", '{"autosave": false}'),
     ):
         (settings / extension).mkdir(parents=True, exist_ok=True)
         (settings / extension / f"{name}.jupyterlab-settings").write_text(value)
@@ -96,6 +106,7 @@ def jupyterlab(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
+    notebooks_before = notebook_bytes()
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:
@@ -120,6 +131,12 @@ def jupyterlab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+    changed = [
+        path
+        for path, data in notebook_bytes().items()
+        if notebooks_before.get(path) != data
+    ]
+    assert not changed, f"the browser session changed committed notebooks: {changed}"
 
 
 @pytest.fixture(scope="module")
