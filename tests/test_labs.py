@@ -161,3 +161,10 @@ def test_colab_links_rewrite_badges_setup_cells_and_pyproject(course_copy):
 def test_colab_links_refuse_a_malformed_repository_name(course_copy):
     with pytest.raises(ValueError, match="owner/name"):
         colab.rewrite_links("not a repo", course_copy)
+
+
+def test_make_labs_names_the_solution_and_cell_of_a_bad_exercise(course_copy, capsys):
+    source = "### BEGIN SOLUTION\nx = 1\n### END SOLUTION"
+    path = make_solution(course_copy, source)
+    with pytest.raises(ValueError, match=r"solutions/98_example_lab.ipynb, cell 1"):
+        labs.generate_lab(path, course_copy)

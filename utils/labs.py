@@ -74,9 +74,13 @@ def generate_lab(solution_path: Path, root: Path = REPO_ROOT):
     resources = {"language": "python"}
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code" and BEGIN in cell.source:
-            source, message, indent = _split_exercise_comment(cell.source)
+            try:
+                source, message, indent = _split_exercise_comment(cell.source)
+                stub = stub_for(message, indent)
+            except ValueError as error:
+                raise ValueError(f"{solution}, cell {index}: {error}") from None
             cell.source = source
-            clear_solutions.code_stub = {"python": stub_for(message, indent)}
+            clear_solutions.code_stub = {"python": stub}
             clear_solutions.preprocess_cell(cell, resources, index)
         if cell.cell_type == "markdown":
             cell.source = BADGE_LINK.sub(badge_url(lab, repo, branch), cell.source)
@@ -135,7 +139,11 @@ def main(argv=None) -> int:
         for problem in problems:
             print(f"labs/ out of sync: {problem}. Run `make labs`.", file=sys.stderr)
         return 1 if problems else 0
-    changed = generate_all()
+    try:
+        changed = generate_all()
+    except ValueError as error:
+        print(f"make labs: {error}", file=sys.stderr)
+        return 1
     print(f"Generated {len(solution_paths())} lab(s); {len(changed)} changed.")
     for path in changed:
         print(f"  wrote {path.relative_to(REPO_ROOT)}")

@@ -10,6 +10,8 @@ quantization-aware training (05).
 
 from __future__ import annotations
 
+import numpy as np
+
 AUGMENTATIONS = ("flip", "translate", "rotate", "zoom", "contrast")
 NORMALIZATIONS = (None, "batch")
 DROPOUT_PLACEMENTS = ("head", "conv", "spatial", "both")
@@ -130,3 +132,17 @@ def build_cnn(
         )
     )
     return keras.Sequential(model_layers, name=name)
+
+
+def kernel_weights(model) -> np.ndarray:
+    """Every conv and dense kernel value of a model, flattened (03_weight_decay).
+
+    Biases and normalization parameters are left out: weight decay and the L2
+    penalty apply to kernels.
+    """
+    kernels = [
+        np.asarray(layer.kernel).reshape(-1)
+        for layer in model.layers
+        if getattr(layer, "kernel", None) is not None
+    ]
+    return np.concatenate(kernels) if kernels else np.zeros(0)

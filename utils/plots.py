@@ -126,3 +126,30 @@ def confusion_matrix(matrix, class_names, title: str = "Confusion matrix (test s
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
+
+
+def weight_distributions(weights: dict, title: str = "Kernel weights"):
+    """Histogram (left) and cumulative distribution of |w| (right) per named run."""
+    fig, (hist_ax, cdf_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    limit = max(np.percentile(np.abs(values), 99.5) for values in weights.values())
+    bins = np.linspace(-limit, limit, 101)
+    for name, values in weights.items():
+        values = np.asarray(values).reshape(-1)
+        hist_ax.hist(values, bins=bins, histtype="step", density=True, label=name)
+        magnitudes = np.sort(np.abs(values))
+        cdf_ax.plot(
+            magnitudes, np.arange(1, len(magnitudes) + 1) / len(magnitudes), label=name
+        )
+    hist_ax.set_xlabel("weight value")
+    hist_ax.set_ylabel("density")
+    hist_ax.set_title(f"{title}: histogram")
+    cdf_ax.set_xscale("log")
+    cdf_ax.set_xlim(1e-5, limit * 2)
+    cdf_ax.set_xlabel("|weight| (log scale)")
+    cdf_ax.set_ylabel("fraction of weights ≤ |w|")
+    cdf_ax.set_title(f"{title}: cumulative distribution")
+    for ax in (hist_ax, cdf_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig

@@ -133,6 +133,30 @@ class Run:
         return self.record["history"]
 
 
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": keras.optimizers.SGD,
+}
+
+
+def make_optimizer(name: str, learning_rate: float, weight_decay: float | None = None):
+    """A Keras optimizer; decoupled weight decay skips biases and BN parameters."""
+    if name not in OPTIMIZERS:
+        raise ValueError(
+            f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}."
+        )
+    if name == "adamw":
+        optimizer = keras.optimizers.AdamW(
+            learning_rate, weight_decay=weight_decay or 0.004
+        )
+    else:
+        optimizer = OPTIMIZERS[name](learning_rate, weight_decay=weight_decay)
+    if weight_decay is not None or name == "adamw":
+        optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
 def run_key(payload: dict) -> str:
     """A short hash of everything that determines a run's result."""
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -160,6 +184,8 @@ def fit(
     epochs: int | None = None,
     batch_size: int | None = None,
     learning_rate: float = 1e-3,
+    optimizer: str = "adam",
+    weight_decay: float | None = None,
     reuse: bool = True,
     verbose: bool = True,
 ) -> Run:
@@ -171,6 +197,9 @@ def fit(
         config: keyword arguments of the model builder (``utils.models.build_cnn``
             unless ``build`` is given); input shape and classes come from ``data``.
         profile: defaults to ``data.profile``; sets epochs and batch size.
+        optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"``; ``weight_decay``
+            is the decoupled weight decay of the optimizer (03_weight_decay),
+            applied to kernels only, not to biases or normalization parameters.
         reuse: reuse a saved run with the same name, configuration, profile,
             data and seed instead of retraining.
     """
@@ -189,9 +218,11 @@ def fit(
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
-        "optimizer": "adam",
+        "optimizer": optimizer,
         "loss": "sparse_categorical_crossentropy",
     }
+    if weight_decay is not None:
+        training["weight_decay"] = weight_decay
     payload = {
         "schema": RECORD_SCHEMA,
         "name": name,
@@ -225,7 +256,7 @@ def fit(
     seed_everything(seed)
     model = build(**config)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=make_optimizer(optimizer, learning_rate, weight_decay),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

@@ -8,6 +8,7 @@ a learner would see. Screenshots go to build/e2e/. The server is always stopped.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -187,8 +188,16 @@ def open_and_run_all(browser, jupyterlab, notebook: str, name: str):
         )
     except playwright_api.TimeoutError:
         step.fail(f"{notebook} did not open with an idle kernel")
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+    if not kernel_is_idle(base_url, token, notebook):
+        step.fail(f"the kernel of {notebook} did not start")
+    # Run all; if no cell starts (the page was not ready), ask again.
+    for _attempt in range(3):
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        if started_running(page):
+            break
+    else:
+        step.fail(f"Run All did not start any cell of {notebook}")
     deadline = time.monotonic() + NOTEBOOK_SECONDS
     # Every code cell's prompt ends as [n]; [*] means queued or running.
     while time.monotonic() < deadline:
@@ -199,6 +208,33 @@ def open_and_run_all(browser, jupyterlab, notebook: str, name: str):
     else:
         step.fail(f"{notebook} did not finish running within {NOTEBOOK_SECONDS} s")
     return page, step
+
+
+def kernel_is_idle(
+    base_url: str, token: str, notebook: str, seconds: int = 120
+) -> bool:
+    """Ask the server until this notebook's session has an idle kernel."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base_url}/api/sessions?token={token}") as reply:
+            sessions = json.load(reply)
+        for session in sessions:
+            if session.get("path") == notebook:
+                if session["kernel"]["execution_state"] == "idle":
+                    return True
+        time.sleep(1)
+    return False
+
+
+def started_running(page, seconds: int = 20) -> bool:
+    """True once any code cell is queued, running or done ([*] or [n])."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        if any(re.search(r"\[(\*|\d+)\]", text) for text in prompts):
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def output_text(page) -> str:

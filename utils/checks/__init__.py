@@ -104,7 +104,67 @@ def run_check(
     return CheckResult(True)
 
 
-from utils.checks import baseline, dropout  # noqa: E402
+def choose_by_validation(
+    exercise: str,
+    function: Callable,
+    records,
+    field: str,
+    graded: bool = False,
+) -> CheckResult:
+    """Check ``function(records)`` returns the ``field`` of the best-validation record.
+
+    ``records`` are built so that the best validation, test and training
+    accuracies and the smallest gap fall on different records, and the hint
+    names which one the learner picked.
+    """
+
+    def best_by(key):
+        return max(records, key=lambda record: record[key])[field]
+
+    def verify():
+        answer = call_answer(exercise, function, [dict(r) for r in records])
+        if isinstance(answer, dict):
+            raise Mistake(
+                f"return the {field} itself (a number), not the whole record."
+            )
+        try:
+            value = float(answer)
+        except (TypeError, ValueError):
+            raise Mistake(
+                f"return a number (the {field}), got {type(answer).__name__}."
+            ) from None
+        smallest_gap = min(
+            records, key=lambda r: r["train_accuracy"] - r["val_accuracy"]
+        )[field]
+        if value == best_by("val_accuracy"):
+            reordered = [dict(r) for r in reversed(records)]
+            if float(call_answer(exercise, function, reordered)) != value:
+                raise Mistake("the answer changed when the records were reordered.")
+            return (
+                f"{field} {value:g} has the best validation accuracy; the test set "
+                f"played no part in the choice."
+            )
+        if value == best_by("test_accuracy"):
+            raise Mistake(
+                f"that {field} has the best *test* accuracy. Choosing with the test "
+                f"set makes the test score optimistic: choose by validation accuracy."
+            )
+        if value == best_by("train_accuracy"):
+            raise Mistake(
+                f"that {field} has the best *training* accuracy, which rewards "
+                f"memorising; choose by validation accuracy."
+            )
+        if value == smallest_gap:
+            raise Mistake(
+                f"that {field} has the smallest gap, but a small gap can also mean "
+                f"underfitting; choose by validation accuracy."
+            )
+        raise Mistake(f"{field} {value:g} does not have the best validation accuracy.")
+
+    return run_check(exercise, verify, graded)
+
+
+from utils.checks import baseline, dropout, weight_decay  # noqa: E402
 
 __all__ = [
     "CheckResult",
@@ -112,6 +172,8 @@ __all__ = [
     "NotDone",
     "baseline",
     "call_answer",
+    "choose_by_validation",
     "dropout",
     "run_check",
+    "weight_decay",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import Mistake, call_answer, run_check
+from utils.checks import Mistake, call_answer, choose_by_validation, run_check
 
 
 def _array(answer, what):
@@ -339,48 +339,4 @@ RATE_RECORDS = (
 
 def best_rate(function, graded: bool = False):
     """Exercise 5: ``function(records)`` returns the rate with the best val accuracy."""
-
-    def verify():
-        records = [dict(record) for record in RATE_RECORDS]
-        answer = call_answer("Exercise 5", function, records)
-        if isinstance(answer, dict):
-            raise Mistake("return the rate itself (a number), not the whole record.")
-        try:
-            rate = float(answer)
-        except (TypeError, ValueError):
-            raise Mistake(
-                f"return a number (the rate), got {type(answer).__name__}."
-            ) from None
-        by = {
-            key: max(RATE_RECORDS, key=lambda r: r[key])["rate"]
-            for key in ("val_accuracy", "test_accuracy", "train_accuracy")
-        }
-        smallest_gap = min(
-            RATE_RECORDS, key=lambda r: r["train_accuracy"] - r["val_accuracy"]
-        )["rate"]
-        if rate == by["val_accuracy"]:
-            shuffled = list(reversed(records))
-            if float(call_answer("Exercise 5", function, shuffled)) != rate:
-                raise Mistake("the answer changed when the records were reordered.")
-            return (
-                f"rate {rate} has the best validation accuracy; the test set stayed "
-                f"unused for the choice."
-            )
-        if rate == by["test_accuracy"]:
-            raise Mistake(
-                "that rate has the best *test* accuracy. Choosing with the test set "
-                "makes the test score optimistic: choose by validation accuracy."
-            )
-        if rate == by["train_accuracy"]:
-            raise Mistake(
-                "that rate has the best *training* accuracy, which rewards "
-                "memorising; choose by validation accuracy."
-            )
-        if rate == smallest_gap:
-            raise Mistake(
-                "that rate has the smallest gap, but a small gap can also mean "
-                "underfitting; choose by validation accuracy."
-            )
-        raise Mistake(f"rate {rate} does not have the best validation accuracy.")
-
-    return run_check("Exercise 5", verify, graded)
+    return choose_by_validation("Exercise 5", function, RATE_RECORDS, "rate", graded)
