@@ -6,18 +6,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
+COLAB_PYTHON ?= $(shell command -v python3.13)
+COLAB_VENV ?= .venv-colab
+COLAB_HASH := $(shell cat requirements-colab-stack.txt requirements-colab.txt pyproject.toml | sha256sum | cut -c1-16)
+COLAB_STAMP := $(COLAB_VENV)/.installed-$(COLAB_HASH)
 COURSE_PROFILE ?= standard
 export COURSE_PROFILE
 # Quieter TensorFlow start-up logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup data browser run lab labs test lint unit notebooks-test e2e clean colab-links
+.PHONY: help setup data browser run lab labs test lint unit notebooks-test e2e clean colab-links test-colab
 
 help:
 	@echo "make run     execute every lecture headless (COURSE_PROFILE=$(COURSE_PROFILE)), write build/report.md"
 	@echo "make test    ruff, pytest, nbval (smoke profile) and the JupyterLab end-to-end test"
 	@echo "make lab     open JupyterLab with the course's environment"
 	@echo "make labs    regenerate labs/ from solutions/"
+	@echo "make test-colab  unit tests and smoke notebooks on Colab's stack (Python 3.13, TF 2.20)"
 	@echo "make data    install or download Fashion-MNIST and verify its checksums"
 	@echo "make clean   remove build/, results/ and caches (keeps .venv)"
 
@@ -65,6 +70,23 @@ e2e: setup data browser
 
 test: lint unit notebooks-test e2e
 	@echo "All tests passed."
+
+$(COLAB_STAMP): requirements-colab-stack.txt requirements-colab.txt pyproject.toml
+	@test -n "$(COLAB_PYTHON)" || { echo "make test-colab needs python3.13 (set COLAB_PYTHON)"; exit 1; }
+	@echo "Creating $(COLAB_VENV) with $(COLAB_PYTHON) and Colab's stack…"
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet --progress-bar off -r requirements-colab-stack.txt
+	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(COLAB_STAMP)
+
+test-colab: $(COLAB_STAMP) data
+	$(COLAB_VENV)/bin/python -c "import sys, tensorflow, keras; print('Colab stack: Python', sys.version.split()[0], 'TensorFlow', tensorflow.__version__, 'Keras', keras.__version__)"
+	$(COLAB_VENV)/bin/pytest --ignore=tests/e2e
+	rm -rf build/test-results-colab
+	COURSE_PROFILE=smoke COURSE_RESULTS_DIR=$(CURDIR)/build/test-results-colab \
+		$(COLAB_VENV)/bin/pytest --nbval-lax --nbval-current-env notebooks/ solutions/
 
 colab-links: setup
 	$(BIN)/python -m utils.colab $(REPO)

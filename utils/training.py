@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -113,6 +114,43 @@ class EpochLine(keras.callbacks.Callback):
         )
 
 
+class EpochLog(keras.callbacks.Callback):
+    """Write each finished epoch's metrics and seconds to a JSON file.
+
+    With ``BackupAndRestore`` this lets a resumed run report the epochs it
+    finished before it was interrupted, not only those after.
+    """
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+        self.entries = json.loads(path.read_text()) if path.exists() else []
+
+    @property
+    def finished_epochs(self) -> int:
+        return len(self.entries)
+
+    def first_epochs(self, count: int) -> dict:
+        """Metrics of the first ``count`` epochs as lists, and their total seconds."""
+        kept = self.entries[:count]
+        merged = {
+            key: [entry[key] for entry in kept] for key in (kept[0] if kept else {})
+        }
+        merged.pop("epoch", None)
+        merged["seconds"] = float(sum(merged.pop("seconds", [])))
+        return merged
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        entry = {key: float(value) for key, value in (logs or {}).items()}
+        entry.update(epoch=epoch, seconds=time.perf_counter() - self.epoch_start)
+        self.entries = self.entries[:epoch] + [entry]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.entries))
+
+
 @dataclass
 class Run:
     """A trained model and its run record (see `fit`)."""
@@ -187,6 +225,8 @@ def fit(
     optimizer: str = "adam",
     weight_decay: float | None = None,
     reuse: bool = True,
+    resume: bool = True,
+    callbacks=(),
     verbose: bool = True,
 ) -> Run:
     """Train one named variant and return its `Run` (record + model).
@@ -202,6 +242,11 @@ def fit(
             applied to kernels only, not to biases or normalization parameters.
         reuse: reuse a saved run with the same name, configuration, profile,
             data and seed instead of retraining.
+        resume: back up the model after every epoch (Keras' ``BackupAndRestore``)
+            so that a run killed mid-training (a Colab disconnect) continues from
+            its last finished epoch when called again; the backup is deleted
+            when training ends.
+        callbacks: extra Keras callbacks for ``model.fit``.
     """
     from utils import models
 
@@ -266,7 +311,20 @@ def fit(
             f"on {len(data.y_train):,} images ({profile.name} profile)",
             flush=True,
         )
-    callbacks = [EpochLine(name, epochs)] if verbose else []
+    fit_callbacks = [EpochLine(name, epochs)] if verbose else []
+    backup_dir = course_config.results_dir() / "backup" / stem
+    log = EpochLog(backup_dir / "history.json")
+    if resume:
+        if verbose and log.finished_epochs:
+            print(
+                f"Resuming {name!r}: {log.finished_epochs} of {epochs} epochs finished "
+                f"before an interruption; continuing from the last backup.",
+                flush=True,
+            )
+        fit_callbacks += [
+            log,
+            keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=True),
+        ]
     start = time.perf_counter()
     history = model.fit(
         data.x_train,
@@ -276,9 +334,17 @@ def fit(
         batch_size=batch_size,
         shuffle=True,
         verbose=0,
-        callbacks=callbacks,
+        callbacks=fit_callbacks + list(callbacks),
     )
-    seconds = time.perf_counter() - start
+    new_epochs = len(history.history["loss"])
+    earlier = log.first_epochs(epochs - new_epochs) if resume else {}
+    seconds = earlier.pop("seconds", 0.0) + time.perf_counter() - start
+    full_history = {
+        key: earlier.get(key, []) + [float(v) for v in values]
+        for key, values in history.history.items()
+    }
+    if resume:
+        shutil.rmtree(backup_dir, ignore_errors=True)
 
     train_accuracy = evaluation.accuracy(
         data.y_train, evaluation.predict_labels(model, data.x_train)
@@ -293,7 +359,7 @@ def fit(
         "notebook": course_config.current_notebook(),
         "profile_name": profile.name,
         "params": int(model.count_params()),
-        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "history": full_history,
         "train_accuracy": train_accuracy,
         "val_accuracy": val_accuracy,
         "test_accuracy": probe["clean"],
