@@ -1,12 +1,12 @@
 # The course's commands. Setup is implicit: every target that needs the virtual
 # environment creates it when it is missing or its requirements changed.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTHON ?= $(shell bash scripts/find-python.sh 3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
-COLAB_PYTHON ?= $(shell command -v python3.13)
+COLAB_PYTHON ?= $(shell bash scripts/find-python.sh 3.13)
 COLAB_VENV ?= .venv-colab
 COLAB_HASH := $(shell cat requirements-colab-stack.txt requirements-colab.txt pyproject.toml | sha256sum | cut -c1-16)
 COLAB_STAMP := $(COLAB_VENV)/.installed-$(COLAB_HASH)
@@ -15,7 +15,7 @@ export COURSE_PROFILE
 # Quieter TensorFlow start-up logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help setup data browser run lab labs test lint unit notebooks-test e2e clean colab-links test-colab
+.PHONY: help setup data browser run lab labs test lint unit notebooks-test e2e clean colab-links test-colab bench
 
 help:
 	@echo "make run     execute every lecture headless (COURSE_PROFILE=$(COURSE_PROFILE)), write build/report.md"
@@ -24,6 +24,7 @@ help:
 	@echo "make labs    regenerate labs/ from solutions/"
 	@echo "make test-colab  unit tests and smoke notebooks on Colab's stack (Python 3.13, TF 2.20)"
 	@echo "make data    install or download Fashion-MNIST and verify its checksums"
+	@echo "make bench   measure times, throughput and quantisation; writes build/bench.json and bench.md"
 	@echo "make clean   remove build/, results/ and caches (keeps .venv)"
 
 setup: $(STAMP)
@@ -87,6 +88,9 @@ test-colab: $(COLAB_STAMP) data
 	rm -rf build/test-results-colab
 	COURSE_PROFILE=smoke COURSE_RESULTS_DIR=$(CURDIR)/build/test-results-colab \
 		$(COLAB_VENV)/bin/pytest --nbval-lax --nbval-current-env notebooks/ solutions/
+
+bench: setup data browser
+	$(BIN)/python -m utils.bench
 
 colab-links: setup
 	$(BIN)/python -m utils.colab $(REPO)

@@ -1,0 +1,278 @@
+"""`make bench`: measure the course's costs and write build/bench.json and bench.md.
+
+Not a test: timings depend on the machine. Every figure names its profile and
+the machine it was measured on. Measured here:
+
+- seconds per notebook, smoke and standard profiles (fresh results, so each
+  `make run` trains what it needs; later notebooks reuse the baseline);
+- seconds per training epoch of the course CNN (standard profile data);
+- training images per second with augmentation inside the model, in a
+  ``tf.data`` pipeline, and without augmentation;
+- int8 against float32 TFLite: size, test accuracy and batch-1 latency;
+- the wall time of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+
+from utils import config as course_config
+
+
+def bench_notebooks(profile: str) -> dict[str, float]:
+    from utils import report
+
+    results = course_config.build_dir() / "bench" / f"results-{profile}"
+    if results.exists():
+        import shutil
+
+        shutil.rmtree(results)
+    previous = os.environ.get("COURSE_RESULTS_DIR")
+    os.environ["COURSE_RESULTS_DIR"] = str(results)
+    try:
+        notebooks = sorted(
+            (course_config.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+        )
+        executed = report.run_notebooks(
+            notebooks, profile, course_config.build_dir() / "bench" / profile
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("COURSE_RESULTS_DIR", None)
+        else:
+            os.environ["COURSE_RESULTS_DIR"] = previous
+    return dict(executed)
+
+
+class EpochTimer:
+    def __new__(cls):
+        import keras
+
+        class _Timer(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.seconds = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.seconds.append(time.perf_counter() - self.start)
+
+        return _Timer()
+
+
+def _train_epochs(model, dataset_or_x, y=None, epochs=3, batch_size=64):
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    timer = EpochTimer()
+    if y is None:
+        model.fit(dataset_or_x, epochs=epochs, verbose=0, callbacks=[timer])
+    else:
+        model.fit(
+            dataset_or_x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            verbose=0,
+            callbacks=[timer],
+        )
+    # The first epoch includes tracing; report the median of the others.
+    return float(np.median(timer.seconds[1:]))
+
+
+def bench_epochs(data) -> dict:
+    from utils import models, training
+
+    training.seed_everything(0)
+    seconds = _train_epochs(models.build_cnn(), data.x_train, data.y_train)
+    return {"seconds_per_epoch": seconds, "images": len(data.y_train), "batch_size": 64}
+
+
+def bench_augmentation(data) -> dict:
+    import keras
+    import tensorflow as tf
+
+    from utils import models, training
+
+    images = len(data.y_train)
+    throughput = {}
+    training.seed_everything(0)
+    throughput["none"] = images / _train_epochs(
+        models.build_cnn(), data.x_train, data.y_train
+    )
+    training.seed_everything(0)
+    in_model = models.build_cnn(augmentation=("flip", "translate"))
+    throughput["inside the model"] = images / _train_epochs(
+        in_model, data.x_train, data.y_train
+    )
+    training.seed_everything(0)
+    augment = keras.Sequential(
+        models._augmentation_layers(keras, ["flip", "translate"], seed=0)
+    )
+    pipeline = (
+        tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+        .shuffle(images, seed=0)
+        .batch(64)
+        .map(
+            lambda x, y: (augment(x, training=True), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    throughput["tf.data pipeline"] = images / _train_epochs(
+        models.build_cnn(), pipeline
+    )
+    return {"images_per_second": throughput, "augmentations": ["flip", "translate"]}
+
+
+def bench_quantization(data) -> dict:
+    from utils import evaluation, quantization, training
+
+    run = training.fit("baseline", data, {}, verbose=True)
+    results = {}
+    for mode in ("float32", "int8"):
+        flatbuffer = quantization.convert(run.model, mode, data.x_train[:500])
+        model = quantization.TFLiteModel(flatbuffer, num_threads=1)
+        results[mode] = {
+            "bytes": model.size_bytes,
+            "test_accuracy": evaluation.accuracy(
+                data.y_test, model.predict(data.x_test)
+            ),
+            "latency_ms": model.latency_ms(data.x_test[0], runs=500, warmup=50),
+        }
+    float32, int8 = results["float32"], results["int8"]
+    results["int8_vs_float32"] = {
+        "size_ratio": int8["bytes"] / float32["bytes"],
+        "accuracy_change": int8["test_accuracy"] - float32["test_accuracy"],
+        "latency_ratio": int8["latency_ms"] / float32["latency_ms"],
+    }
+    results["threads"] = 1
+    return results
+
+
+def bench_make_test() -> float:
+    start = time.perf_counter()
+    subprocess.run(["make", "test"], cwd=course_config.REPO_ROOT, check=True)
+    return time.perf_counter() - start
+
+
+def markdown(bench: dict) -> str:
+    machine = bench["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {bench['date']} on {machine['cores']} cores ({machine['cpu']}), "
+        f"Python {machine['python']}, TensorFlow {bench['versions']['tensorflow']}, "
+        f"Keras {bench['versions']['keras']}. Written by `make bench`.",
+        "",
+    ]
+    notebooks = bench.get("notebook_seconds", {})
+    if notebooks:
+        profiles = list(notebooks)
+        names = sorted({name for times in notebooks.values() for name in times})
+        lines += [
+            "## Seconds per notebook",
+            "",
+            "| notebook | " + " | ".join(profiles) + " |",
+            "|---" * (len(profiles) + 1) + "|",
+        ]
+        for name in names:
+            cells = [f"{notebooks[p].get(name, float('nan')):.0f}" for p in profiles]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if "epoch" in bench:
+        epoch = bench["epoch"]
+        lines += [
+            "## Training",
+            "",
+            f"- Course CNN (baseline, 421,642 parameters), standard profile: "
+            f"{epoch['seconds_per_epoch']:.1f} s per epoch on {epoch['images']:,} "
+            f"images, batch {epoch['batch_size']}.",
+        ]
+    if "augmentation" in bench:
+        lines.append(
+            "- Training images per second, standard profile (flip + translate):"
+        )
+        for placement, rate in bench["augmentation"]["images_per_second"].items():
+            lines.append(f"  - {placement}: {rate:,.0f}")
+        lines.append("")
+    if "quantization" in bench:
+        q = bench["quantization"]
+        ratio = q["int8_vs_float32"]
+        lines += [
+            "## Quantisation (baseline, standard profile, LiteRT, 1 thread)",
+            "",
+            "| model | bytes | test accuracy | batch-1 latency (ms) |",
+            "|---|---|---|---|",
+        ]
+        for mode in ("float32", "int8"):
+            lines.append(
+                f"| {mode} | {q[mode]['bytes']:,} | {q[mode]['test_accuracy']:.4f} | "
+                f"{q[mode]['latency_ms']:.3f} |"
+            )
+        lines += [
+            "",
+            f"int8 / float32: size × {ratio['size_ratio']:.3f}, accuracy "
+            f"{100 * ratio['accuracy_change']:+.2f} points, latency × "
+            f"{ratio['latency_ratio']:.2f}.",
+            "",
+        ]
+    if "make_test_seconds" in bench:
+        lines += [
+            "## Tests",
+            "",
+            f"- `make test`: {bench['make_test_seconds']:.0f} s.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    import keras
+    import tensorflow as tf
+
+    from utils import data as course_data
+    from utils.training import machine_description
+
+    parser = argparse.ArgumentParser(description="Measure the course's costs.")
+    parser.add_argument("--profiles", default="smoke,standard")
+    parser.add_argument("--skip-make-test", action="store_true")
+    args = parser.parse_args(argv)
+
+    bench = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_description(),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+        "notebook_seconds": {},
+    }
+    for profile in filter(None, args.profiles.split(",")):
+        print(f"\n### Notebooks, {profile} profile", flush=True)
+        bench["notebook_seconds"][profile] = bench_notebooks(profile)
+    standard = course_data.load_dataset("fashion_mnist", "standard")
+    print("\n### Seconds per epoch", flush=True)
+    bench["epoch"] = {**bench_epochs(standard), "profile": "standard"}
+    print("### Augmentation placements", flush=True)
+    bench["augmentation"] = {**bench_augmentation(standard), "profile": "standard"}
+    print("### Quantisation", flush=True)
+    bench["quantization"] = {**bench_quantization(standard), "profile": "standard"}
+    if not args.skip_make_test:
+        print("### make test", flush=True)
+        bench["make_test_seconds"] = bench_make_test()
+    out = course_config.build_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(bench, indent=1) + "\n")
+    text = markdown(bench)
+    (out / "bench.md").write_text(text + "\n")
+    print("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
