@@ -3,23 +3,9 @@
 import keras
 import numpy as np
 import pytest
+from check_helpers import assert_passes, assert_rejected
 
 from utils.checks import dropout as lab
-
-
-def assert_passes(check, answer, capsys, exercise):
-    assert check(answer)
-    printed = capsys.readouterr().out
-    assert printed.startswith(f"✓ {exercise}"), printed
-
-
-def assert_rejected(check, answer, capsys, *hint_words):
-    assert not check(answer)
-    printed = capsys.readouterr().out
-    assert printed.startswith("✗") and "Traceback" not in printed, printed
-    for word in hint_words:
-        assert word in printed, f"{word!r} not in {printed!r}"
-
 
 # --- Exercise 1: inverted dropout in NumPy ---
 
@@ -334,33 +320,3 @@ def test_exercise_5_rejects_relying_on_the_order_of_the_records(capsys):
     assert_rejected(
         lab.best_rate, lambda records: records[1]["rate"], capsys, "reordered"
     )
-
-
-# --- Every check: stubs, None, wrong types ---
-
-ALL_CHECKS = [lab.inverted_dropout, lab.dropout_layer, lab.dropout_cnn, lab.mc_dropout]
-ALL_CHECKS.append(lab.best_rate)
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("Exercise k: do it.")
-
-
-@pytest.mark.parametrize("check", ALL_CHECKS)
-def test_an_unfinished_stub_gets_a_friendly_not_done_yet(check, capsys):
-    assert_rejected(check, stub, capsys, "not done yet")
-
-
-@pytest.mark.parametrize("check", ALL_CHECKS)
-def test_none_gets_a_friendly_message(check, capsys):
-    assert_rejected(check, None, capsys, "got None")
-
-
-@pytest.mark.parametrize("check", ALL_CHECKS)
-def test_a_function_returning_none_is_told_to_return(check, capsys):
-    assert_rejected(check, lambda *args, **kwargs: None, capsys, "forget `return`")
-
-
-@pytest.mark.parametrize("check", ALL_CHECKS)
-def test_a_wrong_type_gets_a_friendly_message(check, capsys):
-    assert_rejected(check, "not a function", capsys, "expected a function, got str")

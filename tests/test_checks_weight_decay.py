@@ -2,22 +2,9 @@
 
 import numpy as np
 import pytest
+from check_helpers import assert_passes, assert_rejected
 
 from utils.checks import weight_decay as lab
-
-
-def assert_passes(check, answer, capsys, exercise):
-    assert check(answer)
-    printed = capsys.readouterr().out
-    assert printed.startswith(f"✓ {exercise}"), printed
-
-
-def assert_rejected(check, answer, capsys, *hint_words):
-    assert not check(answer)
-    printed = capsys.readouterr().out
-    assert printed.startswith("✗") and "Traceback" not in printed, printed
-    for word in hint_words:
-        assert word in printed, f"{word!r} not in {printed!r}"
 
 
 def kernels(model):
@@ -225,37 +212,3 @@ def test_exercise_4_accepts_the_right_answer(capsys):
 )
 def test_exercise_4_rejects_typical_mistakes(mistake, answer, hint, capsys):
     assert_rejected(lab.choose_lambda, answer, capsys, hint)
-
-
-# --- Every check: stubs, None, wrong types ---
-
-ALL_CHECKS = [
-    lab.l2_penalty,
-    lab.sgd_step_l2,
-    lab.count_small_weights,
-    lab.choose_lambda,
-]
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("Exercise k: do it.")
-
-
-@pytest.mark.parametrize("check", ALL_CHECKS)
-def test_an_unfinished_stub_gets_a_friendly_not_done_yet(check, capsys):
-    assert_rejected(check, stub, capsys, "not done yet")
-
-
-@pytest.mark.parametrize("check", ALL_CHECKS)
-def test_none_gets_a_friendly_message(check, capsys):
-    assert_rejected(check, None, capsys, "got None")
-
-
-@pytest.mark.parametrize("check", ALL_CHECKS)
-def test_a_wrong_type_gets_a_friendly_message(check, capsys):
-    assert_rejected(check, 3.5, capsys, "expected a function, got float")
-
-
-@pytest.mark.parametrize("check", ALL_CHECKS)
-def test_a_non_numeric_answer_gets_a_friendly_message(check, capsys):
-    assert_rejected(check, lambda *args: "0.1", capsys, "✗")

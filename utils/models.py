@@ -10,10 +10,12 @@ quantization-aware training (05).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 AUGMENTATIONS = ("flip", "translate", "rotate", "zoom", "contrast")
-NORMALIZATIONS = (None, "batch")
+NORMALIZATIONS = (None, "batch", "layer", "group")
 DROPOUT_PLACEMENTS = ("head", "conv", "spatial", "both")
 
 
@@ -46,6 +48,8 @@ def build_cnn(
     dropout_placement: str = "head",
     l2: float = 0.0,
     normalization: str | None = None,
+    pool_every: int = 1,
+    standardize=None,
     augmentation=(),
     width: float = 1.0,
     seed: int | None = None,
@@ -55,14 +59,18 @@ def build_cnn(
     """Build the course CNN; every technique is off by default.
 
     Args:
-        conv_filters: filters of each conv block (3x3, same padding, ReLU, then
-            2x2 max pooling).
+        conv_filters: filters of each conv layer (3x3, same padding, ReLU); 2x2
+            max pooling follows every ``pool_every`` conv layers.
         dropout: drop rate; ``dropout_placement`` says where: ``"head"`` (after
             the dense layer), ``"conv"`` (after each conv block), ``"spatial"``
             (SpatialDropout2D after each conv block) or ``"both"``.
         l2: L2 penalty factor on every conv and dense kernel.
-        normalization: ``None`` or ``"batch"`` (BatchNormalization between each
-            linear layer and its ReLU).
+        normalization: ``None``, ``"batch"``, ``"layer"`` or ``"group"``: that
+            normalization (BatchNormalization, LayerNormalization over channels,
+            GroupNormalization with up to 8 groups) between each hidden linear
+            layer and its ReLU; the linear layers then have no bias.
+        standardize: ``(mean, variance)`` of the training pixels: a
+            ``Normalization`` layer standardizes the input (04_normalization).
         augmentation: names from ``AUGMENTATIONS``, applied inside the model
             (active only in training).
         width: multiplies every filter and unit count.
@@ -84,42 +92,62 @@ def build_cnn(
         )
     if l2 < 0:
         raise ValueError(f"l2 must be >= 0, got {l2}.")
+    if pool_every < 1:
+        raise ValueError(f"pool_every must be >= 1, got {pool_every}.")
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
-    use_bn = normalization == "batch"
+    use_bias = normalization is None
     layers = keras.layers
+
+    def normalization_layer(channels, suffix):
+        if normalization == "batch":
+            return layers.BatchNormalization(name=f"bn{suffix}")
+        if normalization == "layer":
+            return layers.LayerNormalization(name=f"ln{suffix}")
+        return layers.GroupNormalization(
+            groups=math.gcd(8, channels), name=f"gn{suffix}"
+        )
 
     model_layers = [keras.Input(shape=tuple(input_shape))]
     model_layers += _augmentation_layers(keras, list(augmentation), seed)
+    if standardize is not None:
+        mean, variance = standardize
+        model_layers.append(
+            layers.Normalization(mean=mean, variance=variance, name="standardize")
+        )
     for index, filters in enumerate(conv_filters):
+        channels = max(1, int(filters * width))
         model_layers.append(
             layers.Conv2D(
-                max(1, int(filters * width)),
+                channels,
                 3,
                 padding="same",
-                use_bias=not use_bn,
+                use_bias=use_bias,
                 kernel_regularizer=regularizer,
                 name=f"conv{index + 1}",
             )
         )
-        if use_bn:
-            model_layers.append(layers.BatchNormalization(name=f"bn{index + 1}"))
+        if normalization is not None:
+            model_layers.append(normalization_layer(channels, index + 1))
         model_layers.append(layers.ReLU(name=f"relu{index + 1}"))
+        if (index + 1) % pool_every:
+            continue
         model_layers.append(layers.MaxPooling2D(2, name=f"pool{index + 1}"))
         if dropout > 0 and dropout_placement in ("conv", "both"):
             model_layers.append(layers.Dropout(dropout, seed=seed))
         if dropout > 0 and dropout_placement == "spatial":
             model_layers.append(layers.SpatialDropout2D(dropout, seed=seed))
     model_layers.append(layers.Flatten(name="flatten"))
+    units = max(1, int(dense_units * width))
     model_layers.append(
         layers.Dense(
-            max(1, int(dense_units * width)),
-            use_bias=not use_bn,
+            units,
+            use_bias=use_bias,
             kernel_regularizer=regularizer,
             name="dense",
         )
     )
-    if use_bn:
-        model_layers.append(layers.BatchNormalization(name="bn_dense"))
+    if normalization is not None:
+        model_layers.append(normalization_layer(units, "_dense"))
     model_layers.append(layers.ReLU(name="relu_dense"))
     if dropout > 0 and dropout_placement in ("head", "both"):
         model_layers.append(layers.Dropout(dropout, seed=seed, name="dropout_dense"))

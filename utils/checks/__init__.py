@@ -164,7 +164,7 @@ def choose_by_validation(
     return run_check(exercise, verify, graded)
 
 
-from utils.checks import baseline, dropout, weight_decay  # noqa: E402
+from utils.checks import baseline, dropout, normalization, weight_decay  # noqa: E402
 
 __all__ = [
     "CheckResult",
@@ -174,6 +174,7 @@ __all__ = [
     "call_answer",
     "choose_by_validation",
     "dropout",
+    "normalization",
     "run_check",
     "weight_decay",
 ]
