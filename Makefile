@@ -90,7 +90,7 @@ test-colab: $(COLAB_STAMP) data
 		$(COLAB_VENV)/bin/pytest --nbval-lax --nbval-current-env notebooks/ solutions/
 
 bench: setup data browser
-	$(BIN)/python -m utils.bench
+	$(BIN)/python -m utils.bench $(BENCH_ARGS)
 
 colab-links: setup
 	$(BIN)/python -m utils.colab $(REPO)
