@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from utils import config, report, training
 
 
@@ -40,3 +42,23 @@ def test_report_of_a_notebook_without_runs_has_no_experiment_rows(tmp_path):
     text = report.write_report(tmp_path / "report.md", "smoke", [("99_none", 1.0)])
     assert "| 99_none |" in text.split("## Notebooks")[1]
     assert "| 99_none |" not in text.split("## Notebooks")[0]
+
+
+def test_a_failing_notebook_stops_make_run_with_its_name_and_cell(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata = {"kernelspec": {"name": "python3", "language": "python"}}
+    notebook.cells = [
+        nbformat.v4.new_code_cell("PROFILE = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("raise ValueError('broken on purpose')"),
+    ]
+    path = tmp_path / "99_broken.ipynb"
+    nbformat.write(notebook, path)
+    with pytest.raises(report.NotebookFailed) as failure:
+        report.run_notebooks([path], "smoke", tmp_path / "build")
+    message = str(failure.value)
+    assert "99_broken.ipynb failed in cell" in message
+    assert "ValueError: broken on purpose" in message
+    assert str(tmp_path / "build" / "notebooks" / "99_broken.ipynb") in message

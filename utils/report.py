@@ -91,8 +91,15 @@ def save_figures(executed_notebook: Path, figures_dir: Path) -> int:
     return count
 
 
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names it, the cell and the executed copy."""
+
+
 def run_notebooks(notebooks: list[Path], profile: str, out_dir: Path) -> list:
-    """Execute notebooks with papermill, printing progress; return [(name, seconds)]."""
+    """Execute notebooks with papermill, printing progress; return [(name, seconds)].
+
+    Stops at the first notebook that fails, with a `NotebookFailed` naming it.
+    """
     import papermill
 
     executed = []
@@ -106,17 +113,24 @@ def run_notebooks(notebooks: list[Path], profile: str, out_dir: Path) -> list:
         target = out_dir / "notebooks" / source.name
         target.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        papermill.execute_notebook(
-            str(source),
-            str(target),
-            parameters={"PROFILE": profile},
-            kernel_name="python3",
-            cwd=str(source.parent),
-            progress_bar=True,
-            log_output=True,
-            stdout_file=sys.stdout,
-            stderr_file=sys.stderr,
-        )
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(target),
+                parameters={"PROFILE": profile},
+                kernel_name="python3",
+                cwd=str(source.parent),
+                progress_bar=True,
+                log_output=True,
+                stdout_file=sys.stdout,
+                stderr_file=sys.stderr,
+            )
+        except papermill.PapermillExecutionError as error:
+            raise NotebookFailed(
+                f"{source.name} failed in cell {error.exec_count} with "
+                f"{error.ename}: {error.evalue}. The executed copy, with the "
+                f"traceback, is {target}."
+            ) from None
         seconds = time.perf_counter() - start
         figures = save_figures(target, out_dir / "figures")
         print(
@@ -138,7 +152,11 @@ def main(argv=None) -> int:
     )
     out_dir = course_config.build_dir()
     start = time.perf_counter()
-    executed = run_notebooks(notebooks, profile, out_dir)
+    try:
+        executed = run_notebooks(notebooks, profile, out_dir)
+    except NotebookFailed as failure:
+        print(f"\nmake run stopped: {failure}", file=sys.stderr)
+        return 1
     report = write_report(out_dir / "report.md", profile, executed)
     print("\n" + report)
     print(

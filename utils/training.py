@@ -31,7 +31,6 @@ RECORD_SCHEMA = 1
 
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy, TensorFlow and Keras, and make TF ops deterministic."""
-    os.environ["PYTHONHASHSEED"] = str(seed)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
