@@ -25,6 +25,7 @@ def execute(path, results_dir, monkeypatch):
         notebook,
         kernel_name="python3",
         timeout=600,
+        startup_timeout=180,
         allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
     )

@@ -78,6 +78,25 @@ def call_answer(exercise: str, function: Callable, *args, **kwargs):
     return result
 
 
+def as_array(answer, what: str = "The result"):
+    """The answer as a float NumPy array, or a `Mistake` saying what it should be."""
+    import numpy as np
+
+    try:
+        return np.asarray(answer, dtype=float)
+    except (TypeError, ValueError):
+        raise Mistake(f"{what} must be a NumPy array of numbers.") from None
+
+
+def two_values(answer, names: str) -> tuple:
+    """Unpack an answer that must be two values, e.g. ``names="mean, entropy"``."""
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        raise Mistake(
+            f"return two values, `return {names}`; got {type(answer).__name__}."
+        )
+    return tuple(answer)
+
+
 def run_check(
     exercise: str, verify: Callable[[], str], graded: bool = False
 ) -> CheckResult:
@@ -171,10 +190,12 @@ __all__ = [
     "Mistake",
     "NotDone",
     "baseline",
+    "as_array",
     "call_answer",
     "choose_by_validation",
     "dropout",
     "normalization",
     "run_check",
+    "two_values",
     "weight_decay",
 ]

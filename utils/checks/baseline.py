@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import Mistake, call_answer, run_check
+from utils.checks import Mistake, call_answer, run_check, two_values
 
 # Histories built so that typical mistakes give different answers: the lowest
 # validation loss, the highest validation accuracy, the lowest training loss and
@@ -80,12 +80,7 @@ def best_epoch_and_gap(function, graded: bool = False):
             answer = call_answer(
                 "Exercise 1", function, {k: list(v) for k, v in history.items()}
             )
-            if not isinstance(answer, tuple | list) or len(answer) != 2:
-                raise Mistake(
-                    "return two values, `return best_epoch, gap`; got "
-                    f"{type(answer).__name__}."
-                )
-            best_epoch, gap = answer
+            best_epoch, gap = two_values(answer, "best_epoch, gap")
             expected_epoch, expected_gap = reference_best_epoch_and_gap(history)
             try:
                 best_epoch, gap = int(best_epoch), float(gap)
@@ -112,6 +107,7 @@ def _reference_shift(images, pixels):
 
 
 def _as_array(answer, exercise):
+    """The answer as an array, keeping its dtype (exercise 2 checks it)."""
     try:
         return np.asarray(answer)
     except Exception:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import Mistake, call_answer, choose_by_validation, run_check
-
-
-def _array(answer, what):
-    try:
-        return np.asarray(answer, dtype=float)
-    except (TypeError, ValueError):
-        raise Mistake(f"{what} must be a NumPy array of numbers.") from None
+from utils.checks import (
+    Mistake,
+    as_array,
+    call_answer,
+    choose_by_validation,
+    run_check,
+    two_values,
+)
 
 
 def _dropout_statistics(x, y, rate, what):
@@ -54,14 +54,14 @@ def inverted_dropout(function, graded: bool = False):
         x = np.random.default_rng(5).uniform(0.5, 1.5, size=(200, 500))
         for rate in (0.2, 0.5):
             original = x.copy()
-            y = _array(
+            y = as_array(
                 call_answer("Exercise 1", function, x, rate, np.random.default_rng(0)),
                 "The result",
             )
             if not np.array_equal(x, original):
                 raise Mistake("your function changed its input; return a new array.")
             _dropout_statistics(x, y, rate, "inverted_dropout")
-            again = _array(
+            again = as_array(
                 call_answer("Exercise 1", function, x, rate, np.random.default_rng(0)),
                 "The result",
             )
@@ -72,7 +72,7 @@ def inverted_dropout(function, graded: bool = False):
                 )
             if abs(y.mean() - x.mean()) > 0.02:
                 raise Mistake("the mean activation should stay about the same.")
-        identity = _array(
+        identity = as_array(
             call_answer("Exercise 1", function, x, 0.0, np.random.default_rng(0)),
             "The result",
         )
@@ -103,7 +103,7 @@ def dropout_layer(layer_class, graded: bool = False):
             .uniform(0.5, 1.5, size=(200, 500))
             .astype("float32")
         )
-        inferred = _array(
+        inferred = as_array(
             keras.ops.convert_to_numpy(
                 call_answer("Exercise 2", layer, x, training=False)
             ),
@@ -124,7 +124,7 @@ def dropout_layer(layer_class, graded: bool = False):
                 "at inference (training=False) the layer must return its input "
                 "unchanged; it behaves differently in training and inference."
             )
-        trained = _array(
+        trained = as_array(
             keras.ops.convert_to_numpy(
                 call_answer("Exercise 2", layer, x, training=True)
             ),
@@ -249,9 +249,10 @@ def mc_dropout(function, graded: bool = False):
         model = _mc_test_model()
         images = np.random.default_rng(2).normal(size=(64, 40)).astype("float32")
         answer = call_answer("Exercise 4", function, model, images, 30)
-        if not isinstance(answer, tuple | list) or len(answer) != 2:
-            raise Mistake("return two values: `return mean_probabilities, entropy`.")
-        mean, entropy = (_array(a, "Each returned value") for a in answer)
+        mean, entropy = (
+            as_array(a, "Each returned value")
+            for a in two_values(answer, "mean_probabilities, entropy")
+        )
         if mean.shape != (64, 5):
             raise Mistake(
                 f"mean_probabilities should have shape (images, classes) = (64, 5), "

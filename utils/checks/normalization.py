@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import Mistake, call_answer, run_check
+from utils.checks import Mistake, as_array, call_answer, run_check, two_values
 
 EPS = 1e-3
 
@@ -25,13 +25,6 @@ def _normalize(x, mean, var, gamma, beta, eps=EPS):
     return gamma * (x - mean) / np.sqrt(var + eps) + beta
 
 
-def _array(answer, what):
-    try:
-        return np.asarray(answer, dtype=float)
-    except (TypeError, ValueError):
-        raise Mistake(f"{what} must be a NumPy array of numbers.") from None
-
-
 def bn_forward(function, graded: bool = False):
     """Exercise 1: ``function(x, gamma, beta, moving_mean, moving_var, training)``."""
 
@@ -46,7 +39,7 @@ def bn_forward(function, graded: bool = False):
         }
         for training in (True, False):
             original = x.copy()
-            y = _array(
+            y = as_array(
                 call_answer("Exercise 1", function, x, g, b, mm, mv, training), "y"
             )
             if not np.array_equal(x, original):
@@ -115,9 +108,10 @@ def update_moving_averages(function, graded: bool = False):
             answer = call_answer(
                 "Exercise 2", function, mm.copy(), mv.copy(), x, momentum
             )
-            if not isinstance(answer, tuple | list) or len(answer) != 2:
-                raise Mistake("return two arrays: `return new_mean, new_var`.")
-            new_mean, new_var = (_array(a, "Each returned value") for a in answer)
+            new_mean, new_var = (
+                as_array(a, "Each returned value")
+                for a in two_values(answer, "new_mean, new_var")
+            )
             if new_mean.shape != mm.shape or new_var.shape != mv.shape:
                 raise Mistake(
                     f"the new averages should have one value per channel, {mm.shape}; "
@@ -172,9 +166,10 @@ def fold_bn(function, graded: bool = False):
         answer = call_answer(
             "Exercise 3", function, kernel, bias, gamma, beta, mean, var, EPS
         )
-        if not isinstance(answer, tuple | list) or len(answer) != 2:
-            raise Mistake("return two arrays: `return folded_kernel, folded_bias`.")
-        folded_kernel, folded_bias = (_array(a, "Each returned value") for a in answer)
+        folded_kernel, folded_bias = (
+            as_array(a, "Each returned value")
+            for a in two_values(answer, "folded_kernel, folded_bias")
+        )
         if folded_kernel.shape != kernel.shape or folded_bias.shape != bias.shape:
             raise Mistake(
                 f"the folded kernel and bias keep their shapes, {kernel.shape} and "
