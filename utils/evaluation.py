@@ -101,6 +101,26 @@ TABLE_COLUMNS = (
 )
 
 
+def record_of(run) -> dict:
+    """The run record of a `utils.training.Run`, or the record itself."""
+    return run.record if hasattr(run, "record") else run
+
+
+def table_cells(run) -> list[str]:
+    """One run's numbers formatted for a table, in the order of `TABLE_COLUMNS`."""
+    record = record_of(run)
+    cells = []
+    for label, key in TABLE_COLUMNS:
+        value = record[key]
+        if label == "seconds":
+            cells.append(f"{value:.0f}")
+        elif label == "gap":
+            cells.append(f"{value:+.3f}")
+        else:
+            cells.append(f"{value:.3f}")
+    return cells
+
+
 def runs_table(runs: dict) -> str:
     """A Markdown table of the runs' measured numbers, one row per named run.
 
@@ -110,15 +130,5 @@ def runs_table(runs: dict) -> str:
     header = "| run | " + " | ".join(label for label, _ in TABLE_COLUMNS) + " |"
     lines = [header, "|---" * (len(TABLE_COLUMNS) + 1) + "|"]
     for name, run in runs.items():
-        record = run.record if hasattr(run, "record") else run
-        cells = []
-        for label, key in TABLE_COLUMNS:
-            value = record[key]
-            if label == "seconds":
-                cells.append(f"{value:.0f}")
-            elif label == "gap":
-                cells.append(f"{value:+.3f}")
-            else:
-                cells.append(f"{value:.3f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(table_cells(run)) + " |")
     return "\n".join(lines)

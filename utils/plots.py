@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from utils.evaluation import record_of
+
 
 def _history(run) -> dict[str, list[float]]:
     if hasattr(run, "history") and isinstance(run.history, dict):
@@ -20,10 +22,6 @@ def _history(run) -> dict[str, list[float]]:
     if isinstance(run, dict):
         return run
     raise TypeError(f"Expected a Run, a run record or a history dict, got {type(run)}.")
-
-
-def _record(run) -> dict:
-    return run.record if hasattr(run, "record") else run
 
 
 def learning_curves(runs: dict, metric: str = "accuracy", title: str | None = None):
@@ -64,7 +62,7 @@ def comparison_bars(
     width = 0.8 / len(metrics)
     positions = np.arange(len(names))
     for index, metric in enumerate(metrics):
-        values = [_record(runs[name])[metric] for name in names]
+        values = [record_of(runs[name])[metric] for name in names]
         bars = ax.bar(positions + index * width, values, width, label=metric)
         ax.bar_label(bars, fmt="%.3f", fontsize="x-small", rotation=90, padding=2)
     ax.set_xticks(positions + width * (len(metrics) - 1) / 2, names)

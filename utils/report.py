@@ -18,31 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from utils import config as course_config
+from utils.evaluation import TABLE_COLUMNS, table_cells
 
-REPORT_COLUMNS = (
-    "notebook",
-    "run",
-    "train",
-    "val",
-    "test",
-    "gap",
-    "shifted",
-    "flipped",
-    "seconds",
-)
+REPORT_COLUMNS = ("notebook", "run", *(label for label, _ in TABLE_COLUMNS))
 
 
 def report_rows(notebook: str, records: list[dict]) -> list[str]:
     """Markdown rows for one notebook's run records."""
-    rows = []
-    for record in records:
-        rows.append(
-            f"| {notebook} | {record['name']} | {record['train_accuracy']:.3f} | "
-            f"{record['val_accuracy']:.3f} | {record['test_accuracy']:.3f} | "
-            f"{record['generalization_gap']:+.3f} | {record['shifted_accuracy']:.3f} | "
-            f"{record['flipped_accuracy']:.3f} | {record['seconds']:.0f} |"
-        )
-    return rows
+    return [
+        f"| {notebook} | {record['name']} | " + " | ".join(table_cells(record)) + " |"
+        for record in records
+    ]
 
 
 def write_report(path: Path, profile: str, executed: list[tuple[str, float]]) -> str:
