@@ -11,9 +11,23 @@ import pytest
 from check_helpers import assert_rejected
 
 from utils import checks
-from utils.checks import baseline, dropout, normalization, weight_decay
+from utils.checks import (
+    augmentation,
+    baseline,
+    dropout,
+    normalization,
+    quantization,
+    weight_decay,
+)
 
-LAB_MODULES = (baseline, dropout, weight_decay, normalization)
+LAB_MODULES = (
+    baseline,
+    dropout,
+    augmentation,
+    weight_decay,
+    normalization,
+    quantization,
+)
 ALL_CHECKS = [
     function
     for module in LAB_MODULES

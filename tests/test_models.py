@@ -60,9 +60,7 @@ def test_batch_normalization_sits_between_each_linear_layer_and_its_relu():
 
 
 def test_augmentation_is_active_in_training_and_the_identity_at_inference():
-    model = keras.Sequential(
-        models._augmentation_layers(keras, ["flip", "translate"], seed=0)
-    )
+    model = keras.Sequential(models.augmentation_layers(["flip", "translate"], seed=0))
     images = np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32")
     assert np.allclose(model(images, training=False), images)
     assert not np.allclose(model(images, training=True), images)

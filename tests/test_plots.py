@@ -44,3 +44,43 @@ def test_confusion_matrix_plot_writes_every_count():
     figure = plots.confusion_matrix(matrix, ["a", "b"])
     texts = [text.get_text() for text in figure.axes[0].texts]
     assert texts == ["3", "1", "0", "4"]
+
+
+def test_learning_curves_can_draw_validation_only():
+    figure = plots.learning_curves({"a": HISTORY, "b": HISTORY}, validation_only=True)
+    axis = figure.axes[0]
+    assert [line.get_label() for line in axis.get_lines()] == ["a", "b"]
+    assert list(axis.get_lines()[0].get_ydata()) == HISTORY["val_accuracy"]
+
+
+def test_augmentation_grid_has_one_labelled_row_per_augmentation():
+    images = np.random.default_rng(0).random((4, 28, 28, 1))
+    figure = plots.augmentation_grid(
+        images, {"flip": images[:, :, ::-1], "noise": images}
+    )
+    labels = [ax.get_ylabel() for ax in figure.axes if ax.get_ylabel()]
+    assert labels == ["original", "flip", "noise"]
+    assert len(figure.axes) == 12
+
+
+def test_accuracy_vs_size_draws_one_line_per_series():
+    figure = plots.accuracy_vs_size([500, 2000], {"a": [0.7, 0.8], "b": [0.75, 0.82]})
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b"]
+    assert list(lines[1].get_ydata()) == [0.75, 0.82]
+
+
+def test_accuracy_vs_bits_draws_each_series_and_the_float_reference():
+    figure = plots.accuracy_vs_bits(
+        [8, 4, 2], {"per tensor": [0.9, 0.8, 0.1]}, reference=0.91
+    )
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["per tensor", "float32"]
+    assert list(lines[0].get_ydata()) == [0.9, 0.8, 0.1]
+
+
+def test_metric_panels_draw_one_panel_per_metric_and_one_bar_per_row():
+    rows = {"float32": {"bytes": 100, "ms": 2.0}, "int8": {"bytes": 25, "ms": 1.0}}
+    figure = plots.metric_panels(rows, {"bytes": "size", "ms": "latency"})
+    assert [ax.get_title() for ax in figure.axes] == ["size", "latency"]
+    assert [bar.get_height() for bar in figure.axes[0].patches] == [100, 25]

@@ -7,6 +7,7 @@ Submodules load on first use (``utils.data``, ``utils.models``, …), so that
 import importlib
 
 __all__ = [
+    "augmentation",
     "checks",
     "config",
     "data",
@@ -14,6 +15,7 @@ __all__ = [
     "labs",
     "models",
     "plots",
+    "quantization",
     "report",
     "training",
 ]

@@ -94,39 +94,14 @@ def bench_epochs(data) -> dict:
 
 
 def bench_augmentation(data) -> dict:
-    import tensorflow as tf
+    from utils import augmentation
 
-    from utils import models, training
-
-    images = len(data.y_train)
-    throughput = {}
-    training.seed_everything(0)
-    throughput["none"] = images / _train_epochs(
-        models.build_cnn(), data.x_train, data.y_train
-    )
-    training.seed_everything(0)
-    in_model = models.build_cnn(augmentation=("flip", "translate"))
-    throughput["inside the model"] = images / _train_epochs(
-        in_model, data.x_train, data.y_train
-    )
-    training.seed_everything(0)
-    augment = keras.Sequential(
-        models._augmentation_layers(keras, ["flip", "translate"], seed=0)
-    )
-    pipeline = (
-        tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
-        .shuffle(images, seed=0)
-        .batch(64)
-        .map(
-            lambda x, y: (augment(x, training=True), y),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    throughput["tf.data pipeline"] = images / _train_epochs(
-        models.build_cnn(), pipeline
-    )
-    return {"images_per_second": throughput, "augmentations": ["flip", "translate"]}
+    names = ["flip", "translate"]
+    throughput = {
+        placement: augmentation.training_throughput(data, names, placement, epochs=5)
+        for placement in augmentation.PLACEMENTS
+    }
+    return {"images_per_second": throughput, "augmentations": names}
 
 
 def bench_quantization(data) -> dict:

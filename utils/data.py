@@ -12,7 +12,7 @@ import gzip
 import hashlib
 import os
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -317,6 +317,23 @@ def load_dataset(
         source=source,
         profile=profile.name,
     )
+
+
+def with_train_size(data: Dataset, n: int, seed: int = 0) -> Dataset:
+    """The same dataset with a stratified subset of ``n`` training images.
+
+    Validation and test stay the same, so runs at different training-set sizes
+    are compared on the same images (02_data_augmentation).
+    """
+    if not 0 < n <= len(data.y_train):
+        raise ValueError(
+            f"Cannot take {n:,} training images from {len(data.y_train):,}: choose "
+            f"a size between 1 and {len(data.y_train):,}, or a larger profile."
+        )
+    if n == len(data.y_train):
+        return data
+    index = stratified_indices(data.y_train, n, seed)
+    return replace(data, x_train=data.x_train[index], y_train=data.y_train[index])
 
 
 def main() -> None:

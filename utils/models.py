@@ -14,12 +14,62 @@ import math
 
 import numpy as np
 
-AUGMENTATIONS = ("flip", "translate", "rotate", "zoom", "contrast")
+AUGMENTATIONS = (
+    "flip",
+    "translate",
+    "rotate",
+    "zoom",
+    "contrast",
+    "shift_flip",
+    "cutout",
+    "vflip",
+)
+# Layers from utils.augmentation: Keras 3 only.
+CUSTOM_AUGMENTATIONS = ("shift_flip", "cutout")
 NORMALIZATIONS = (None, "batch", "layer", "group")
 DROPOUT_PLACEMENTS = ("head", "conv", "spatial", "both")
 
 
+def augmentation_layers(names, seed=None, keras_module=None) -> list:
+    """The augmentation layers named in ``names``, in order (02_data_augmentation).
+
+    ``flip`` (horizontal), ``translate`` (up to 10 %), ``rotate`` (up to 18°),
+    ``zoom`` (up to 10 %) and ``contrast`` (up to 20 %) are Keras preprocessing
+    layers; ``shift_flip`` (shift up to 2 px, 5 pixels flipped) and ``cutout``
+    (an 8 x 8 square erased) come from `utils.augmentation`; ``vflip`` (upside
+    down) is there to show what a label-breaking augmentation costs.
+    """
+    if keras_module is None:
+        import keras as keras_module
+    return _augmentation_layers(keras_module, names, seed)
+
+
 def _augmentation_layers(keras, names, seed):
+    if isinstance(names, str):
+        raise ValueError(
+            f"augmentation must be a list of names, e.g. [{names!r}], not a string."
+        )
+    names = list(names)
+    unknown = [name for name in names if name not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(
+            f"Unknown augmentation {unknown}: choose from {', '.join(AUGMENTATIONS)}."
+        )
+    custom = [name for name in names if name in CUSTOM_AUGMENTATIONS]
+    if custom and keras.__name__ != "keras":
+        raise ValueError(
+            f"{custom} are Keras 3 layers; build this model with keras, not "
+            f"{keras.__name__} (quantization-aware training keeps augmentation out "
+            f"of the quantized model anyway)."
+        )
+
+    def custom_layer(name):
+        from utils import augmentation
+
+        if name == "shift_flip":
+            return augmentation.RandomShiftAndFlip(2, 5, seed=seed)
+        return augmentation.RandomErasing(8, seed=seed)
+
     makers = {
         "flip": lambda: keras.layers.RandomFlip("horizontal", seed=seed),
         "translate": lambda: keras.layers.RandomTranslation(
@@ -30,12 +80,10 @@ def _augmentation_layers(keras, names, seed):
         ),
         "zoom": lambda: keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
         "contrast": lambda: keras.layers.RandomContrast(0.2, seed=seed),
+        "shift_flip": lambda: custom_layer("shift_flip"),
+        "cutout": lambda: custom_layer("cutout"),
+        "vflip": lambda: keras.layers.RandomFlip("vertical", seed=seed),
     }
-    unknown = [name for name in names if name not in makers]
-    if unknown:
-        raise ValueError(
-            f"Unknown augmentation {unknown}: choose from {', '.join(AUGMENTATIONS)}."
-        )
     return [makers[name]() for name in names]
 
 
@@ -108,7 +156,7 @@ def build_cnn(
         )
 
     model_layers = [keras.Input(shape=tuple(input_shape))]
-    model_layers += _augmentation_layers(keras, list(augmentation), seed)
+    model_layers += _augmentation_layers(keras, augmentation, seed)
     if standardize is not None:
         mean, variance = standardize
         model_layers.append(

@@ -24,14 +24,26 @@ def _history(run) -> dict[str, list[float]]:
     raise TypeError(f"Expected a Run, a run record or a history dict, got {type(run)}.")
 
 
-def learning_curves(runs: dict, metric: str = "accuracy", title: str | None = None):
-    """Training (solid) and validation (dashed) curves of several runs on one figure."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+def learning_curves(
+    runs: dict,
+    metric: str = "accuracy",
+    title: str | None = None,
+    validation_only: bool = False,
+):
+    """Training (solid) and validation (dashed) curves of several runs on one figure.
+
+    ``validation_only=True`` draws only the validation curves (solid), which keeps
+    a figure of many runs readable.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4.5) if validation_only else (7, 4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for index, (name, run) in enumerate(runs.items()):
         history = _history(run)
         color = colors[index % len(colors)]
         epochs = np.arange(1, len(history[metric]) + 1)
+        if validation_only:
+            ax.plot(epochs, history[f"val_{metric}"], color=color, label=name)
+            continue
         ax.plot(epochs, history[metric], color=color, label=f"{name} (train)")
         if f"val_{metric}" in history:
             ax.plot(
@@ -43,7 +55,7 @@ def learning_curves(runs: dict, metric: str = "accuracy", title: str | None = No
             )
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(metric)
+    ax.set_ylabel(f"validation {metric}" if validation_only else metric)
     ax.set_title(title or f"Training and validation {metric}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
@@ -149,5 +161,102 @@ def weight_distributions(weights: dict, title: str = "Kernel weights"):
     for ax in (hist_ax, cdf_ax):
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def augmentation_grid(images, augmented: dict, title: str | None = None):
+    """One row per augmentation: the same images, as each augmentation changed them.
+
+    ``augmented`` maps a row label to images of the shape of ``images``; the
+    first row shows ``images`` themselves (02_data_augmentation).
+    """
+    rows = {"original": np.asarray(images), **augmented}
+    ncols = len(images)
+    fig, axes = plt.subplots(
+        len(rows), ncols, figsize=(1.1 * ncols + 1.2, 1.15 * len(rows)), squeeze=False
+    )
+    for row, (label, row_images) in enumerate(rows.items()):
+        for col in range(ncols):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.imshow(
+                np.asarray(row_images[col]).squeeze(), cmap="gray", vmin=0, vmax=1
+            )
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_size(sizes, series: dict, title: str = "Test accuracy against data"):
+    """Test accuracy against training-set size, one line per named series."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in series.items():
+        ax.plot(sizes, values, marker="o", label=name)
+        for size, value in zip(sizes, values):
+            ax.annotate(
+                f"{value:.3f}",
+                (size, value),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                fontsize="x-small",
+            )
+    ax.set_xscale("log")
+    ax.set_xticks(list(sizes), [f"{size:,}" for size in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("training images (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_bits(bits, series: dict, reference: float | None = None, title=None):
+    """Accuracy against bit width, one line per named series (05_quantization).
+
+    ``reference`` (the float model's accuracy) is drawn as a dashed line.
+    """
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in series.items():
+        ax.plot(bits, values, marker="o", label=name)
+    if reference is not None:
+        ax.axhline(reference, color="gray", linestyle="--", label="float32")
+    ax.set_xticks(list(bits))
+    ax.invert_xaxis()
+    ax.set_xlabel("bits per weight")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(title or "Test accuracy against weight bit width")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def metric_panels(rows: dict, metrics: dict, title: str | None = None):
+    """One bar panel per metric, one bar per named row (05_quantization).
+
+    ``rows`` maps a name to ``{metric: value}``; ``metrics`` maps each metric key
+    to its axis label, e.g. ``{"bytes": "file size (bytes)"}``.
+    """
+    names = list(rows)
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(4 * len(metrics), 3.6), squeeze=False
+    )
+    for ax, (metric, label) in zip(axes[0], metrics.items()):
+        values = [rows[name][metric] for name in names]
+        bars = ax.bar(range(len(names)), values, color="tab:blue")
+        ax.bar_label(bars, fmt="%.3g", fontsize="x-small")
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+        ax.set_title(label, fontsize="medium")
+        ax.grid(axis="y", alpha=0.3)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -23,8 +23,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from utils import (
+    augmentation,  # noqa: F401  (registers its layers for loading)
+    evaluation,
+)
 from utils import config as course_config
-from utils import evaluation
 
 RECORD_SCHEMA = 1
 

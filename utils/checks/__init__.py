@@ -183,10 +183,18 @@ def choose_by_validation(
     return run_check(exercise, verify, graded)
 
 
-from utils.checks import baseline, dropout, normalization, weight_decay  # noqa: E402
+from utils.checks import (  # noqa: E402
+    augmentation,
+    baseline,
+    dropout,
+    normalization,
+    quantization,
+    weight_decay,
+)
 
 __all__ = [
     "CheckResult",
+    "augmentation",
     "Mistake",
     "NotDone",
     "baseline",
@@ -195,6 +203,7 @@ __all__ = [
     "choose_by_validation",
     "dropout",
     "normalization",
+    "quantization",
     "run_check",
     "two_values",
     "weight_decay",

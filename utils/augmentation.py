@@ -1,0 +1,228 @@
+"""Augmentation layers, `tf.data` pipelines and their throughput (02_data_augmentation).
+
+Two layers the Keras preprocessing layers do not provide:
+
+- `RandomShiftAndFlip`: the augmentation of the robustness probe's source
+  article, a random shift of up to 2 pixels (zero fill) plus a few random pixels
+  flipped (x becomes 1 - x);
+- `RandomErasing`: cutout (DeVries and Taylor, 2017), a random square set to 0.
+
+Like Keras' augmentation layers they change images when called directly or with
+``training=True`` (``fit`` passes it), and return their input unchanged with
+``training=False`` (``predict`` and ``evaluate`` pass it).
+`augmented_dataset` puts any augmentation in a `tf.data` pipeline instead of the
+model, and `training_throughput` measures images per second for each placement.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def _check_images(inputs, layer: str):
+    if len(inputs.shape) != 4:
+        raise ValueError(
+            f"{layer} expects a batch of images (N, height, width, channels); got "
+            f"shape {tuple(inputs.shape)}. Add the batch axis, e.g. images[None]."
+        )
+
+
+@keras.saving.register_keras_serializable(package="course")
+class RandomShiftAndFlip(keras.layers.Layer):
+    """Shift each image by up to ``max_shift`` pixels and flip ``n_pixels`` pixels.
+
+    The shift is drawn per image, independently for rows and columns, from
+    ``-max_shift..max_shift``; the uncovered border is filled with 0 (black, like
+    Fashion-MNIST's background). Then ``n_pixels`` distinct random positions of
+    each image are flipped, x -> 1 - x, for images in [0, 1].
+    """
+
+    def __init__(self, max_shift: int = 2, n_pixels: int = 5, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if int(max_shift) != max_shift or max_shift < 0:
+            raise ValueError(f"max_shift must be a whole number >= 0, got {max_shift}.")
+        if int(n_pixels) != n_pixels or n_pixels < 0:
+            raise ValueError(f"n_pixels must be a whole number >= 0, got {n_pixels}.")
+        self.max_shift = int(max_shift)
+        self.n_pixels = int(n_pixels)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        _check_images(inputs, "RandomShiftAndFlip")
+        images = tf.convert_to_tensor(inputs)
+        batch = tf.shape(images)[0]
+        height, width = images.shape[1], images.shape[2]
+        down, right = (
+            keras.random.randint(
+                (batch,),
+                -self.max_shift,
+                self.max_shift + 1,
+                dtype="int32",
+                seed=self.seed_generator,
+            )
+            for _ in range(2)
+        )
+        # Row i of a shift matrix has its 1 at column i - offset; an index outside
+        # the image gives an all-zero row, which is the zero fill.
+        rows = tf.one_hot(tf.range(height)[None, :] - down[:, None], height)
+        cols = tf.one_hot(tf.range(width)[None, :] - right[:, None], width)
+        shifted = tf.einsum(
+            "bij,bjkc,blk->bilc", rows, images, tf.cast(cols, images.dtype)
+        )
+        if self.n_pixels == 0:
+            return shifted
+        scores = keras.random.uniform((batch, height * width), seed=self.seed_generator)
+        _, positions = tf.math.top_k(scores, k=self.n_pixels)
+        mask = tf.reduce_sum(tf.one_hot(positions, height * width), axis=1)
+        mask = tf.cast(tf.reshape(mask, (batch, height, width, 1)), images.dtype)
+        return shifted + mask * (1.0 - 2.0 * shifted)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(max_shift=self.max_shift, n_pixels=self.n_pixels, seed=self.seed)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="course")
+class RandomErasing(keras.layers.Layer):
+    """Cutout: set a random ``size`` x ``size`` square of each image to ``fill``.
+
+    The square's centre is uniform over the image, so the square may be cut by the
+    border (as in the cutout paper); it erases at most ``size**2`` pixels.
+    """
+
+    def __init__(self, size: int = 8, fill: float = 0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if int(size) != size or size < 1:
+            raise ValueError(f"size must be a whole number >= 1, got {size}.")
+        self.size = int(size)
+        self.fill = float(fill)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        _check_images(inputs, "RandomErasing")
+        images = tf.convert_to_tensor(inputs)
+        batch = tf.shape(images)[0]
+        height, width = images.shape[1], images.shape[2]
+        top, left = (
+            keras.random.randint((batch,), 0, extent, seed=self.seed_generator)
+            - self.size // 2
+            for extent in (height, width)
+        )
+
+        def inside(start, extent):
+            positions = tf.range(extent)[None, :]
+            return (positions >= start[:, None]) & (
+                positions < start[:, None] + self.size
+            )
+
+        square = inside(top, height)[:, :, None] & inside(left, width)[:, None, :]
+        square = tf.cast(square[..., None], images.dtype)
+        return images * (1.0 - square) + self.fill * square
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(size=self.size, fill=self.fill, seed=self.seed)
+        return config
+
+
+def augmented_dataset(
+    x, y, augment, batch_size: int = 64, seed: int = 0, shuffle: bool = True
+):
+    """A `tf.data` pipeline that augments each training batch outside the model.
+
+    Shuffle, batch, then ``augment(images, training=True)`` in parallel calls of
+    ``map``, and ``prefetch`` so that the CPU prepares the next batches while the
+    model trains on this one.
+    """
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} images but {len(y)} labels: they must match.")
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        dataset = dataset.shuffle(len(x), seed=seed)
+    return (
+        dataset.batch(batch_size)
+        .map(
+            lambda images, labels: (augment(images, training=True), labels),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+PLACEMENTS = ("none", "inside the model", "tf.data pipeline")
+
+
+class _EpochSeconds(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def training_throughput(
+    data,
+    augmentation=("flip", "translate"),
+    placement: str = "inside the model",
+    epochs: int = 3,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> float:
+    """Training images per second of the course CNN with augmentation placed so.
+
+    ``placement``: ``"none"`` (no augmentation), ``"inside the model"`` (layers
+    at the start of the model) or ``"tf.data pipeline"`` (`augmented_dataset`).
+    The first epoch includes tracing, so the median of the later epochs is
+    reported (single epochs vary by tens of percent on a shared CPU).
+    """
+    from utils import models, training
+
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}.")
+    if epochs < 2:
+        raise ValueError("epochs must be >= 2: the first epoch only warms up.")
+    training.seed_everything(seed)
+    inside = augmentation if placement == "inside the model" else ()
+    model = models.build_cnn(
+        data.input_shape, data.num_classes, augmentation=inside, seed=seed
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    timer = _EpochSeconds()
+    if placement == "tf.data pipeline":
+        augment = keras.Sequential(
+            models.augmentation_layers(list(augmentation), seed=seed)
+        )
+        dataset = augmented_dataset(
+            data.x_train, data.y_train, augment, batch_size, seed
+        )
+        model.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer])
+    else:
+        model.fit(
+            data.x_train,
+            data.y_train,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=0,
+            callbacks=[timer],
+        )
+    return len(data.y_train) / float(np.median(timer.seconds[1:]))
