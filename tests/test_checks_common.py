@@ -14,6 +14,7 @@ from utils import checks
 from utils.checks import (
     augmentation,
     baseline,
+    capstone,
     dropout,
     normalization,
     quantization,
@@ -27,6 +28,7 @@ LAB_MODULES = (
     weight_decay,
     normalization,
     quantization,
+    capstone,
 )
 ALL_CHECKS = [
     function

@@ -157,3 +157,19 @@ def test_keras_quantize_changes_only_the_dense_layers(trained):
     ]
     assert changed == ["dense", "classifier"]
     assert quantization.weight_bytes(model) < before / 2
+
+
+def test_conversion_leaves_augmentation_and_batch_statistics_out(tiny_data):
+    model = build_cnn(
+        width=0.25, normalization="batch", augmentation=["flip", "shift_flip"], seed=0
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(tiny_data.x_train, tiny_data.y_train, epochs=1, verbose=0)
+    expected = model.predict(tiny_data.x_test, verbose=0)
+    converted = quantization.TFLiteModel(quantization.convert(model, "float32"))
+    np.testing.assert_allclose(converted.predict(tiny_data.x_test), expected, atol=1e-4)
+    # the same images twice give the same answer: nothing random is left
+    np.testing.assert_array_equal(
+        converted.predict(tiny_data.x_test[:20]),
+        converted.predict(tiny_data.x_test[:20]),
+    )

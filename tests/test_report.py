@@ -62,3 +62,39 @@ def test_a_failing_notebook_stops_make_run_with_its_name_and_cell(tmp_path):
     assert "99_broken.ipynb failed in cell" in message
     assert "ValueError: broken on purpose" in message
     assert str(tmp_path / "build" / "notebooks" / "99_broken.ipynb") in message
+
+
+def test_report_has_a_table_per_notebook_and_the_best_variant_of_each(
+    isolated_results, tmp_path
+):
+    runs_dir = isolated_results / "runs"
+    runs_dir.mkdir(parents=True)
+    runs = {
+        "00_base": [("baseline", 0.873, 0.877)],
+        "01_tech": [("a", 0.890, 0.870), ("b", 0.880, 0.885)],
+        "02_other": [("c", 0.860, 0.860), ("c small", 0.99, 0.99)],
+    }
+    for notebook, listed in runs.items():
+        config.start_notebook(notebook, "smoke")
+        for name, test, val in listed:
+            record = {**fake_record(name, test), "val_accuracy": val}
+            record["sizes"] = (
+                [2000, 500, 1000] if name != "c small" else [500, 500, 1000]
+            )
+            path = runs_dir / f"{name}.json"
+            path.write_text(json.dumps(record))
+            training._add_to_index(path, "smoke")
+
+    text = report.write_report(
+        tmp_path / "report.md", "smoke", [(name, 1.0) for name in runs]
+    )
+
+    best, experiments = text.split("## Experiments")
+    assert "| 00_base | baseline |" in best
+    # chosen by validation accuracy (b), not test accuracy (a)
+    assert "| 01_tech | b |" in best and "| 01_tech | a |" not in best
+    # a run on a different training-set size does not count
+    assert "| 02_other | c |" in best and "c small" not in best
+    for notebook in runs:
+        assert f"### {notebook}" in experiments
+    assert "| 02_other | c small |" in experiments

@@ -111,3 +111,24 @@ def test_get_strategy_falls_back_to_the_default_strategy_on_a_cpu():
     strategy = training.get_strategy()
     assert strategy.num_replicas_in_sync == 1
     assert isinstance(strategy, type(tf.distribute.get_strategy()))
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(tiny_data):
+    from utils import training
+
+    run = training.fit(
+        "cosine", tiny_data, {"width": 0.25}, epochs=2, schedule="cosine", verbose=False
+    )
+    rate = run.model.optimizer.learning_rate
+    assert run.record["training"]["schedule"] == "cosine"
+    # after the run's last step the half cosine has reached 0
+    assert float(rate) < 1e-6
+
+
+def test_unknown_schedule_is_refused(tiny_data):
+    import pytest
+
+    from utils import training
+
+    with pytest.raises(ValueError, match="schedule"):
+        training.fit("bad", tiny_data, {}, schedule="step", verbose=False)

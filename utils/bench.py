@@ -105,20 +105,17 @@ def bench_augmentation(data) -> dict:
 
 
 def bench_quantization(data) -> dict:
-    from utils import evaluation, quantization, training
+    from utils import quantization, training
 
     run = training.fit("baseline", data, {}, verbose=True)
-    results = {}
-    for mode in ("float32", "int8"):
-        flatbuffer = quantization.convert(run.model, mode, data.x_train[:500])
-        model = quantization.TFLiteModel(flatbuffer, num_threads=1)
-        results[mode] = {
-            "bytes": model.size_bytes,
-            "test_accuracy": evaluation.accuracy(
-                data.y_test, model.predict(data.x_test)
-            ),
-            "latency_ms": model.latency_ms(data.x_test[0], runs=500, warmup=50),
-        }
+    results = {
+        mode: quantization.evaluate_tflite(
+            quantization.convert(run.model, mode, data.x_train[:500]),
+            data.x_test,
+            data.y_test,
+        )
+        for mode in ("float32", "int8")
+    }
     float32, int8 = results["float32"], results["int8"]
     results["int8_vs_float32"] = {
         "size_ratio": int8["bytes"] / float32["bytes"],

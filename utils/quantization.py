@@ -33,6 +33,28 @@ def _interpreter_class():
     return Interpreter
 
 
+def _export_for_inference(model, folder: str) -> None:
+    """Export ``model(x, training=False)`` as a SavedModel.
+
+    ``model.export`` calls the model without ``training``, and Keras'
+    augmentation layers then default to augmenting (and batch normalization
+    to updating its statistics); an explicit inference endpoint leaves both out.
+    """
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serve",
+        fn=lambda images: model(images, training=False),
+        input_signature=[
+            tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images")
+        ],
+    )
+    archive.write_out(folder, verbose=False)
+
+
 @contextlib.contextmanager
 def _quiet_tensorflow():
     """Hide TensorFlow's INFO lines ("Assets written to ...") during a conversion."""
@@ -70,7 +92,7 @@ def convert(
     if int8_io and mode != "int8":
         raise ValueError("int8_io=True needs mode='int8'.")
     with tempfile.TemporaryDirectory() as folder, _quiet_tensorflow():
-        model.export(folder, format="tf_saved_model", verbose=False)
+        _export_for_inference(model, folder)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
         if mode != "float32":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -182,6 +204,24 @@ def save(flatbuffer: bytes, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(flatbuffer)
     return path
+
+
+def evaluate_tflite(
+    flatbuffer: bytes, x_test, y_test, num_threads: int = 1, runs: int = 500
+) -> dict:
+    """Size, test accuracy and batch-1 latency of a converted model.
+
+    Latency is the median of ``runs`` single-image invokes after 50 warm-up
+    invokes, on ``num_threads`` threads (05_quantization).
+    """
+    from utils import evaluation
+
+    model = TFLiteModel(flatbuffer, num_threads=num_threads)
+    return {
+        "bytes": model.size_bytes,
+        "test_accuracy": evaluation.accuracy(y_test, model.predict(x_test)),
+        "latency_ms": model.latency_ms(x_test[0], runs=runs, warmup=50),
+    }
 
 
 def weight_bytes(model) -> int:

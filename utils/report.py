@@ -31,6 +31,39 @@ def report_rows(notebook: str, records: list[dict]) -> list[str]:
     ]
 
 
+def best_variants(records: dict[str, list[dict]]) -> list[tuple[str, dict]]:
+    """The baseline, then each notebook's best run by validation accuracy.
+
+    Only runs on the baseline's data sizes count (not, e.g., the smaller
+    training sets of 02 or the capstone's final model on the whole split).
+    Empty when no notebook ran the baseline.
+    """
+    baseline = next(
+        (
+            (notebook, record)
+            for notebook, listed in records.items()
+            for record in listed
+            if record["name"] == "baseline"
+        ),
+        None,
+    )
+    if baseline is None:
+        return []
+    sizes = baseline[1].get("sizes")
+    best = [baseline]
+    for notebook, listed in records.items():
+        candidates = [
+            record
+            for record in listed
+            if record["name"] != "baseline" and record.get("sizes") == sizes
+        ]
+        if candidates:
+            best.append(
+                (notebook, max(candidates, key=lambda record: record["val_accuracy"]))
+            )
+    return best
+
+
 def write_report(path: Path, profile: str, executed: list[tuple[str, float]]) -> str:
     """Write the report of the executed notebooks ([(name, seconds)]) and return it."""
     from utils.training import indexed_records, machine_description
@@ -47,14 +80,33 @@ def write_report(path: Path, profile: str, executed: list[tuple[str, float]]) ->
         "shifted 2 px down and right; 5 random pixels flipped). *seconds* is "
         "training time (a reused run keeps the time it took when it was trained).",
         "",
-        "## Experiments",
-        "",
+    ]
+    header = [
         "| " + " | ".join(REPORT_COLUMNS) + " |",
         "|---" * len(REPORT_COLUMNS) + "|",
     ]
+    records = {notebook: indexed_records(notebook, profile) for notebook, _ in executed}
+    best = best_variants(records)
+    if best:
+        lines += [
+            "## Best variant of each technique",
+            "",
+            "Per notebook, the run with the highest *validation* accuracy among those "
+            "trained on the baseline's data, against the baseline.",
+            "",
+            *header,
+            *report_rows(best[0][0], [best[0][1]]),
+        ]
+        for notebook, record in best[1:]:
+            lines += report_rows(notebook, [record])
+        lines.append("")
+    lines += ["## Experiments", ""]
     for notebook, _ in executed:
-        lines += report_rows(notebook, indexed_records(notebook, profile))
-    lines += ["", "## Notebooks", "", "| notebook | seconds |", "|---|---|"]
+        if records[notebook]:
+            lines += [f"### {notebook}", "", *header]
+            lines += report_rows(notebook, records[notebook])
+            lines.append("")
+    lines += ["## Notebooks", "", "| notebook | seconds |", "|---|---|"]
     lines += [f"| {notebook} | {seconds:.0f} |" for notebook, seconds in executed]
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ reuse that record instead of retraining, and say so.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -226,9 +227,11 @@ def fit(
     learning_rate: float = 1e-3,
     optimizer: str = "adam",
     weight_decay: float | None = None,
+    schedule: str | None = None,
     reuse: bool = True,
     resume: bool = True,
     callbacks=(),
+    strategy=None,
     verbose: bool = True,
 ) -> Run:
     """Train one named variant and return its `Run` (record + model).
@@ -242,6 +245,9 @@ def fit(
         optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"``; ``weight_decay``
             is the decoupled weight decay of the optimizer (03_weight_decay),
             applied to kernels only, not to biases or normalization parameters.
+        schedule: ``None`` (a constant learning rate) or ``"cosine"``: the
+            learning rate decays from ``learning_rate`` to 0 over the run along a
+            half cosine (06_capstone's final model).
         reuse: reuse a saved run with the same name, configuration, profile,
             data and seed instead of retraining.
         resume: back up the model after every epoch (Keras' ``BackupAndRestore``)
@@ -249,6 +255,10 @@ def fit(
             its last finished epoch when called again; the backup is deleted
             when training ends.
         callbacks: extra Keras callbacks for ``model.fit``.
+        strategy: a ``tf.distribute`` strategy (`get_strategy`, 06_capstone): the
+            model is built and compiled in its scope and each batch is split over
+            its replicas. With one replica training is the same as without, and
+            an earlier run is reused.
     """
     from utils import models
 
@@ -270,6 +280,14 @@ def fit(
     }
     if weight_decay is not None:
         training["weight_decay"] = weight_decay
+    if schedule is not None:
+        if schedule != "cosine":
+            raise ValueError(f"schedule must be None or 'cosine', got {schedule!r}.")
+        training["schedule"] = schedule
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        training["strategy"] = (
+            f"{type(strategy).__name__} x{strategy.num_replicas_in_sync}"
+        )
     payload = {
         "schema": RECORD_SCHEMA,
         "name": name,
@@ -301,12 +319,17 @@ def fit(
         return Run(record=record, model=model, reused=True)
 
     seed_everything(seed)
-    model = build(**config)
-    model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate, weight_decay),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build(**config)
+        rate = learning_rate
+        if schedule == "cosine":
+            steps = epochs * -(-len(data.y_train) // batch_size)
+            rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+        model.compile(
+            optimizer=make_optimizer(optimizer, rate, weight_decay),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     if verbose:
         print(
             f"Training {name!r}: {model.count_params():,} parameters, {epochs} epochs "
@@ -392,7 +415,13 @@ def fit(
 
 
 def get_strategy():
-    """TPUStrategy on a TPU, MirroredStrategy on several GPUs, else the default."""
+    """TPUStrategy on a TPU, MirroredStrategy on several GPUs, else the default.
+
+    Several *logical* CPU devices (configured with
+    ``tf.config.set_logical_device_configuration`` before TensorFlow starts, as
+    the tests do) also get a MirroredStrategy, so scale-out can be tried on a
+    laptop (06_capstone).
+    """
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -402,4 +431,7 @@ def get_strategy():
         pass
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) > 1:
+        return tf.distribute.MirroredStrategy([device.name for device in cpus])
     return tf.distribute.get_strategy()

@@ -186,6 +186,7 @@ def choose_by_validation(
 from utils.checks import (  # noqa: E402
     augmentation,
     baseline,
+    capstone,
     dropout,
     normalization,
     quantization,
@@ -199,6 +200,7 @@ __all__ = [
     "NotDone",
     "baseline",
     "as_array",
+    "capstone",
     "call_answer",
     "choose_by_validation",
     "dropout",
