@@ -80,7 +80,7 @@ def test_int8_kernel_dequantizes_to_the_keras_kernel(trained, tiny_data):
     converted = quantization.TFLiteModel(
         quantization.convert(trained, "int8", tiny_data.x_train[:100])
     )
-    codes, scales, zero_points = converted.int8_kernel("conv2")
+    codes, scales, zero_points = converted.int8_kernel(trained.get_layer("conv2"))
     kernel = np.asarray(trained.get_layer("conv2").kernel)
     assert codes.dtype == np.int8 and codes.shape[0] == kernel.shape[-1]
     restored = np.transpose(
@@ -95,7 +95,7 @@ def test_int8_kernel_dequantizes_to_the_keras_kernel(trained, tiny_data):
 def test_int8_kernel_of_an_unknown_layer_is_refused_with_the_fix(trained, tiny_data):
     converted = quantization.TFLiteModel(quantization.convert(trained, "float32"))
     with pytest.raises(ValueError, match="mode='int8'"):
-        converted.int8_kernel("conv2")
+        converted.int8_kernel(trained.get_layer("conv2"))
 
 
 def test_tf_keras_twin_predicts_exactly_like_the_keras_3_model(trained, tiny_data):

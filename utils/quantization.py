@@ -161,28 +161,35 @@ class TFLiteModel:
             outputs.append(output)
         return np.concatenate(outputs)
 
-    def int8_kernel(self, layer_name: str):
-        """The int8 codes, scales and zero points of a conv layer's kernel.
+    def int8_kernel(self, layer):
+        """The int8 codes, scales and zero points of a Keras conv layer's kernel.
 
         TFLite stores a conv kernel as (out, height, width, in), quantized per
         output channel (the first axis); Keras' layout is (height, width, in,
-        out). Returns ``(codes, scales, zero_points)``.
+        out). The tensor is found by its shape (tensor names differ between
+        TensorFlow versions). Returns ``(codes, scales, zero_points)``.
         """
-        for detail in self.interpreter.get_tensor_details():
-            shape = tuple(detail["shape"])
-            scales = detail["quantization_parameters"]["scales"]
-            if (
-                detail["dtype"] == np.int8
-                and len(shape) == 4
-                and layer_name in detail["name"]
-                and len(scales) == shape[0] > 1
-            ):
-                zero_points = detail["quantization_parameters"]["zero_points"]
-                return self.interpreter.get_tensor(detail["index"]), scales, zero_points
-        raise ValueError(
-            f"No int8 conv kernel named like {layer_name!r} in this model: convert "
-            f"with mode='int8' and use a conv layer's name, e.g. 'conv1'."
-        )
+        height, width, channels_in, channels_out = tuple(layer.kernel.shape)
+        wanted = (channels_out, height, width, channels_in)
+        found = [
+            detail
+            for detail in self.interpreter.get_tensor_details()
+            if detail["dtype"] == np.int8
+            and tuple(detail["shape"]) == wanted
+            and len(detail["quantization_parameters"]["scales"]) == channels_out
+        ]
+        if len(found) > 1:
+            named = [detail for detail in found if layer.name in detail["name"]]
+            found = named or found
+        if not found:
+            raise ValueError(
+                f"No int8 kernel of shape {wanted} (layer {layer.name!r}) in this "
+                f"model: convert the model that holds this layer with mode='int8'."
+            )
+        detail = found[0]
+        parameters = detail["quantization_parameters"]
+        codes = self.interpreter.get_tensor(detail["index"])
+        return codes, parameters["scales"], parameters["zero_points"]
 
     def latency_ms(self, image: np.ndarray, runs: int = 200, warmup: int = 20) -> float:
         """Median milliseconds of one batch-1 invoke, after warm-up."""
