@@ -23,7 +23,6 @@ import time
 from datetime import UTC, datetime
 
 import keras
-import numpy as np
 
 from utils import config as course_config
 
@@ -53,44 +52,16 @@ def bench_notebooks(profile: str) -> dict[str, float]:
     return dict(executed)
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Seconds of each training epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
-
-
-def _train_epochs(model, dataset_or_x, y=None, epochs=5, batch_size=64):
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    timer = EpochTimer()
-    if y is None:
-        model.fit(dataset_or_x, epochs=epochs, verbose=0, callbacks=[timer])
-    else:
-        model.fit(
-            dataset_or_x,
-            y,
-            epochs=epochs,
-            batch_size=batch_size,
-            verbose=0,
-            callbacks=[timer],
-        )
-    # The first epoch includes tracing; report the median of the others (on 2
-    # cores, single epochs vary by tens of percent).
-    return float(np.median(timer.seconds[1:]))
-
-
 def bench_epochs(data) -> dict:
-    from utils import models, training
+    from utils import augmentation
 
-    training.seed_everything(0)
-    seconds = _train_epochs(models.build_cnn(), data.x_train, data.y_train)
-    return {"seconds_per_epoch": seconds, "images": len(data.y_train), "batch_size": 64}
+    # Median seconds of the epochs after the first (which includes tracing).
+    images_per_second = augmentation.training_throughput(data, (), "none", epochs=5)
+    return {
+        "seconds_per_epoch": len(data.y_train) / images_per_second,
+        "images": len(data.y_train),
+        "batch_size": 64,
+    }
 
 
 def bench_augmentation(data) -> dict:

@@ -41,10 +41,7 @@ def augmentation_layers(names, seed=None, keras_module=None) -> list:
     """
     if keras_module is None:
         import keras as keras_module
-    return _augmentation_layers(keras_module, names, seed)
-
-
-def _augmentation_layers(keras, names, seed):
+    keras = keras_module
     if isinstance(names, str):
         raise ValueError(
             f"augmentation must be a list of names, e.g. [{names!r}], not a string."
@@ -156,7 +153,7 @@ def build_cnn(
         )
 
     model_layers = [keras.Input(shape=tuple(input_shape))]
-    model_layers += _augmentation_layers(keras, augmentation, seed)
+    model_layers += augmentation_layers(augmentation, seed, keras)
     if standardize is not None:
         mean, variance = standardize
         model_layers.append(
