@@ -1,18 +1,35 @@
-"""Accuracy, the generalization gap and the robustness probe (00_baseline).
+"""Accuracy, the generalization gap, the robustness probe and the comparison of
+groups of runs (00_baseline).
 
 The robustness probe asks how a classifier copes with inputs a little unlike
 its training images: every test image shifted 2 pixels right and 2 down (the
-uncovered border filled with black), and every test image with 5 random pixels
-flipped (x becomes 1 - x). Augmentation (02) is meant to close these drops.
+uncovered border filled with black), every test image with 5 random pixels
+flipped (x becomes 1 - x) — the perturbations of the course's source article,
+which 02's augmentation trains on — and three that no augmentation of the course
+trains on by default: a rotation by 10 degrees, Gaussian noise, and halved
+contrast. A technique that only learned the probe's own perturbation lifts the
+first two and not the others.
+
+`compare` decides whether a technique helped: it compares two groups of runs
+(one per seed) and returns the difference of their means with a 95 % interval
+and a verdict. One run is an anecdote; 00_baseline measures how far runs that
+differ only in their seed spread.
 """
 
 from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
 PROBE_SHIFT = (2, 2)  # (down, right) in pixels
 PROBE_FLIPPED_PIXELS = 5
 PROBE_SEED = 1234
+PROBE_ROTATION_DEGREES = 10.0
+PROBE_NOISE_STD = 0.1
+PROBE_CONTRAST = 0.5
 
 
 def accuracy(y_true, y_pred) -> float:
@@ -62,21 +79,96 @@ def flip_pixels(
     return flipped
 
 
+def rotate_images(images: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate images counter-clockwise about their centre (bilinear, black fill)."""
+    images = np.asarray(images, dtype=np.float32)
+    height, width = images.shape[1], images.shape[2]
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    centre_row, centre_col = (height - 1) / 2, (width - 1) / 2
+    # Each output pixel reads the input at the inversely rotated position.
+    dy, dx = rows - centre_row, cols - centre_col
+    src_rows = centre_row + cos * dy + sin * dx
+    src_cols = centre_col - sin * dy + cos * dx
+    top = np.floor(src_rows).astype(int)
+    left = np.floor(src_cols).astype(int)
+    frac_rows, frac_cols = src_rows - top, src_cols - left
+    rotated = np.zeros_like(images)
+    for d_row, d_col, weight in (
+        (0, 0, (1 - frac_rows) * (1 - frac_cols)),
+        (0, 1, (1 - frac_rows) * frac_cols),
+        (1, 0, frac_rows * (1 - frac_cols)),
+        (1, 1, frac_rows * frac_cols),
+    ):
+        r, c = top + d_row, left + d_col
+        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        values = images[:, np.clip(r, 0, height - 1), np.clip(c, 0, width - 1)]
+        rotated += values * (weight * inside)[None, :, :, None]
+    return rotated
+
+
+def add_noise(
+    images: np.ndarray, std: float = PROBE_NOISE_STD, seed: int = PROBE_SEED
+) -> np.ndarray:
+    """Add Gaussian noise of standard deviation ``std``, clipped to [0, 1]."""
+    images = np.asarray(images, dtype=np.float32)
+    noise = np.random.default_rng(seed).normal(0.0, std, size=images.shape)
+    return np.clip(images + noise.astype(np.float32), 0.0, 1.0)
+
+
+def scale_contrast(images: np.ndarray, factor: float = PROBE_CONTRAST) -> np.ndarray:
+    """Move every pixel towards its image's mean: ``mean + factor * (x - mean)``."""
+    images = np.asarray(images, dtype=np.float32)
+    mean = images.mean(axis=(1, 2, 3), keepdims=True)
+    return mean + factor * (images - mean)
+
+
 def predict_labels(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class predictions of a Keras model in inference mode."""
     return model.predict(images, batch_size=batch_size, verbose=0).argmax(axis=1)
 
 
+PROBES = {
+    "shifted": lambda images: shift_images(images, *PROBE_SHIFT),
+    "flipped": flip_pixels,
+    "rotated": lambda images: rotate_images(images, PROBE_ROTATION_DEGREES),
+    "noisy": add_noise,
+    "contrast": scale_contrast,
+}
+
+
 def robustness_probe(model, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
-    """Test accuracy on clean, shifted and pixel-flipped copies of the test set."""
-    down, right = PROBE_SHIFT
-    return {
-        "clean": accuracy(y_test, predict_labels(model, x_test)),
-        "shifted": accuracy(
-            y_test, predict_labels(model, shift_images(x_test, down, right))
-        ),
-        "flipped": accuracy(y_test, predict_labels(model, flip_pixels(x_test))),
-    }
+    """Test accuracy on the clean test set and on each perturbed copy in `PROBES`.
+
+    Keys: ``clean``, then ``shifted`` and ``flipped`` (what 02's augmentation of
+    the source article trains on), then ``rotated``, ``noisy`` and ``contrast``.
+    """
+    probe = {"clean": accuracy(y_test, predict_labels(model, x_test))}
+    for name, perturb in PROBES.items():
+        probe[name] = accuracy(y_test, predict_labels(model, perturb(x_test)))
+    return probe
+
+
+def pack_correct(y_true, y_pred) -> str:
+    """Which examples were predicted right, packed into a short text for a record.
+
+    `compare` reads it back to measure how much a difference depends on which
+    test images happened to be drawn.
+    """
+    y_true = np.asarray(y_true).reshape(-1)
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        y_pred = y_pred.argmax(axis=1)
+    correct = y_true == y_pred.reshape(-1)
+    return f"{len(correct)}:" + base64.b64encode(np.packbits(correct)).decode()
+
+
+def unpack_correct(text: str) -> np.ndarray:
+    """The boolean array that `pack_correct` packed."""
+    count, packed = text.split(":", 1)
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(packed), dtype=np.uint8))
+    return bits[: int(count)].astype(bool)
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
@@ -132,3 +224,236 @@ def runs_table(runs: dict) -> str:
     for name, run in runs.items():
         lines.append(f"| {name} | " + " | ".join(table_cells(run)) + " |")
     return "\n".join(lines)
+
+
+# --- comparing groups of runs ---
+
+# Two-sided 95 % quantiles of Student's t by degrees of freedom (larger: normal).
+_T95 = {
+    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
+    8: 2.306, 9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042,
+    60: 2.000, 120: 1.980,
+}  # fmt: skip
+Z95 = 1.960
+
+HELPED = "helped"
+HURT = "hurt"
+NO_DIFFERENCE = "no difference we can measure"
+CANNOT_DECIDE = "cannot decide"
+
+LOWER_IS_BETTER = ("generalization_gap", "seconds", "seconds_per_epoch", "loss")
+
+
+def t95(degrees_of_freedom: float) -> float:
+    """The 95 % two-sided quantile of Student's t (rounded down to a tabled df)."""
+    if degrees_of_freedom < 1:
+        raise ValueError("a t interval needs at least 1 degree of freedom.")
+    usable = [df for df in _T95 if df <= degrees_of_freedom]
+    return _T95[max(usable)] if degrees_of_freedom <= 120 else Z95
+
+
+def _group_entries(group, metric: str) -> list[tuple[object, float, object]]:
+    """(seed or None, value, packed correctness or None) for each run of a group."""
+    if hasattr(group, "runs"):
+        group = group.runs
+    if isinstance(group, dict) or hasattr(group, "record"):
+        group = [group]
+    entries = []
+    for item in group:
+        if isinstance(item, int | float | np.floating | np.integer):
+            entries.append((None, float(item), None))
+            continue
+        record = record_of(item)
+        if metric not in record:
+            raise KeyError(f"a run record has no {metric!r}; it has {sorted(record)}.")
+        correct = (record.get("correct") or {}).get(metric)
+        entries.append((record.get("seed"), float(record[metric]), correct))
+    if not entries:
+        raise ValueError("a group to compare needs at least one run.")
+    return entries
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The result of `compare`: difference, 95 % interval, verdict and sentence."""
+
+    metric: str
+    n: int
+    paired: bool
+    control_mean: float
+    control_sd: float
+    treatment_mean: float
+    treatment_sd: float
+    difference: float
+    low: float
+    high: float
+    seed_half_width: float
+    test_half_width: float
+    verdict: str
+    sentence: str
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.2f}"
+
+
+def compare(
+    control,
+    treatment,
+    metric: str = "test_accuracy",
+    *,
+    higher_is_better: bool | None = None,
+    control_name: str = "the baseline",
+    treatment_name: str = "the variant",
+) -> Comparison:
+    """Compare two groups of runs: difference of means, 95 % interval, verdict.
+
+    Defined in 00_baseline and used by every later lecture. ``control`` and
+    ``treatment`` are groups of runs of two configurations (a
+    `utils.training.RunGroup`, a list of runs or run records, or a list of
+    numbers). The verdict is "helped" when the whole interval lies on the good
+    side of zero, "hurt" when it lies on the bad side, "no difference we can
+    measure" when it contains zero, and "cannot decide" with fewer than two
+    seeds on a side: one run cannot tell a technique from the luck of its seed.
+
+    The interval adds the two sources of noise the course measures:
+
+    - **which seed** (initialization, shuffling, dropout and augmentation
+      randomness): when both groups ran the same seeds, the runs are paired by
+      seed and the interval is the paired t interval of the per-seed
+      differences, ``t(n-1) * sd / sqrt(n)``. Pairing removes what two
+      configurations share (the same first batches, the same split). Groups
+      with different seeds get Welch's unpaired t interval instead.
+    - **which test images**: accuracy is measured on a finite sample. When the
+      records hold which images each run got right (``record["correct"]``, as
+      `utils.training.fit` stores for test and validation accuracy), the
+      per-image difference of the two groups' hit rates gives its standard
+      error, ``sd_images / sqrt(N)`` (the paired form of the binomial error:
+      only images on which the groups disagree count), and ``1.96`` times it
+      is added in quadrature. Without them the interval covers seeds only.
+
+    Why not one bootstrap: with 3–5 seeds a bootstrap over seeds is too coarse
+    to give a 95 % interval, and t intervals say plainly how the seed count
+    widens it.
+    """
+    if higher_is_better is None:
+        higher_is_better = not any(part in metric for part in LOWER_IS_BETTER)
+    control_entries = _group_entries(control, metric)
+    treatment_entries = _group_entries(treatment, metric)
+    control_values = np.array([value for _, value, _ in control_entries])
+    treatment_values = np.array([value for _, value, _ in treatment_entries])
+    control_seeds = [seed for seed, _, _ in control_entries]
+    treatment_seeds = [seed for seed, _, _ in treatment_entries]
+    paired = (
+        None not in control_seeds + treatment_seeds
+        and len(set(control_seeds)) == len(control_seeds)
+        and sorted(control_seeds) == sorted(treatment_seeds)
+    )
+    control_mean, treatment_mean = control_values.mean(), treatment_values.mean()
+    difference = float(treatment_mean - control_mean)
+    n = min(len(control_values), len(treatment_values))
+
+    def sd(values):
+        return float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+    seed_half_width = test_half_width = float("nan")
+    if n >= 2:
+        if paired:
+            by_seed = dict(zip(control_seeds, control_values, strict=True))
+            differences = np.array(
+                [value - by_seed[seed] for seed, value, _ in treatment_entries]
+            )
+            seed_half_width = t95(n - 1) * sd(differences) / math.sqrt(n)
+        else:
+            var_c = sd(control_values) ** 2 / len(control_values)
+            var_t = sd(treatment_values) ** 2 / len(treatment_values)
+            standard_error = math.sqrt(var_c + var_t)
+            denominator = (var_c**2 / (len(control_values) - 1)) + (
+                var_t**2 / (len(treatment_values) - 1)
+            )
+            df = (var_c + var_t) ** 2 / denominator if denominator > 0 else n - 1
+            seed_half_width = t95(max(1.0, df)) * standard_error
+        test_half_width = 0.0
+        control_bits = [bits for _, _, bits in control_entries]
+        treatment_bits = [bits for _, _, bits in treatment_entries]
+        if None not in control_bits + treatment_bits:
+            control_hits = np.mean([unpack_correct(b) for b in control_bits], axis=0)
+            treatment_hits = np.mean(
+                [unpack_correct(b) for b in treatment_bits], axis=0
+            )
+            if control_hits.shape == treatment_hits.shape:
+                per_image = treatment_hits - control_hits
+                test_half_width = (
+                    Z95 * per_image.std(ddof=1) / math.sqrt(len(per_image))
+                )
+    half_width = math.hypot(seed_half_width, test_half_width)
+    low, high = difference - half_width, difference + half_width
+    where = f"{metric.replace('_', ' ')}"
+    summary = (
+        f"{treatment_name} {treatment_mean:.3f} ± {sd(treatment_values):.3f} "
+        f"against {control_name} {control_mean:.3f} ± {sd(control_values):.3f}"
+    )
+    if n < 2:
+        verdict = CANNOT_DECIDE
+        sentence = (
+            f"{where}: {summary} ({_points(difference)} points). One seed cannot "
+            f"decide: runs that differ only in their seed spread as much as this "
+            f"(00_baseline); train each over at least 2 seeds (the profile sets how "
+            f"many)."
+        )
+    else:
+        pairing = "paired by seed" if paired else "unpaired"
+        seeds = (
+            f"{n} seeds"
+            if len(control_values) == len(treatment_values)
+            else f"{len(control_values)} and {len(treatment_values)} seeds"
+        )
+        interval = (
+            f"{_points(difference)} points, 95 % interval "
+            f"[{_points(low)}, {_points(high)}] over {seeds}, {pairing}"
+        )
+        if not higher_is_better:
+            interval += "; lower is better"
+        if (low > 0 and higher_is_better) or (high < 0 and not higher_is_better):
+            verdict = HELPED
+        elif (high < 0 and higher_is_better) or (low > 0 and not higher_is_better):
+            verdict = HURT
+        else:
+            verdict = NO_DIFFERENCE
+        sentence = f"{where}: {summary} — {verdict} ({interval})."
+    return Comparison(
+        metric=metric,
+        n=n,
+        paired=bool(paired),
+        control_mean=float(control_mean),
+        control_sd=sd(control_values),
+        treatment_mean=float(treatment_mean),
+        treatment_sd=sd(treatment_values),
+        difference=difference,
+        low=float(low),
+        high=float(high),
+        seed_half_width=float(seed_half_width),
+        test_half_width=float(test_half_width),
+        verdict=verdict,
+        sentence=sentence,
+    )
+
+
+def smallest_detectable_difference(
+    seed_sd: float, seeds: int, test_half_width: float = 0.0
+) -> float:
+    """About the smallest difference `compare` can call "helped" at this noise.
+
+    With a paired comparison over ``seeds`` seeds whose per-seed differences
+    have standard deviation about ``sqrt(2) * seed_sd`` (two independent runs),
+    the interval's half-width is ``t(seeds-1) * sqrt(2) * seed_sd / sqrt(seeds)``,
+    combined with the test images' half-width; a true difference smaller than
+    that is usually called "no difference we can measure" (00_baseline).
+    """
+    if seeds < 2:
+        return float("inf")
+    seed_part = t95(seeds - 1) * math.sqrt(2) * seed_sd / math.sqrt(seeds)
+    return math.hypot(seed_part, test_half_width)
