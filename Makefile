@@ -4,11 +4,14 @@ SHELL := /bin/bash
 PYTHON ?= $(shell bash scripts/find-python.sh 3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+# What the venv is built from: the pins and pyproject's install metadata (its
+# [tool.pytest], [tool.ruff] and [tool.course] tables change nothing installed).
+INSTALL_META = awk '/^\[/{skip=($$0 ~ /^\[tool\.(pytest|ruff|course)/)} !skip' pyproject.toml
+REQ_HASH := $(shell { cat requirements.txt; $(INSTALL_META); } | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 COLAB_PYTHON ?= $(shell bash scripts/find-python.sh 3.13)
 COLAB_VENV ?= .venv-colab
-COLAB_HASH := $(shell cat requirements-colab-stack.txt requirements-colab.txt pyproject.toml | sha256sum | cut -c1-16)
+COLAB_HASH := $(shell { cat requirements-colab-stack.txt requirements-colab.txt; $(INSTALL_META); } | sha256sum | cut -c1-16)
 COLAB_STAMP := $(COLAB_VENV)/.installed-$(COLAB_HASH)
 COURSE_PROFILE ?= standard
 export COURSE_PROFILE

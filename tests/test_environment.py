@@ -1,6 +1,10 @@
 """requirements.txt and environment.yml agree; Colab's list is lean."""
 
 import re
+import shutil
+import subprocess
+import sys
+import tomllib
 
 from utils.config import REPO_ROOT
 
@@ -74,3 +78,36 @@ def test_colab_requirements_use_the_tested_versions():
     tested = pins("requirements.txt")
     for package, version in pins("requirements-colab.txt").items():
         assert tested.get(package) == version, f"{package}: {version} is not tested"
+
+
+def test_license_is_an_spdx_string_the_pinned_setuptools_understands():
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"
+    # SPDX strings need setuptools 77; the build asks for it and the pin has it
+    assert "setuptools>=77" in pyproject["build-system"]["requires"]
+    pinned = tuple(
+        int(part) for part in pins("requirements.txt")["setuptools"].split(".")
+    )
+    assert pinned >= (77,)
+
+
+def test_installing_the_package_prints_no_setuptools_deprecation(tmp_path):
+    """What `make setup` runs, on a copy, with the environment's own setuptools."""
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    shutil.copytree(
+        REPO_ROOT / "utils",
+        tmp_path / "utils",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index"]
+        + ["--no-deps", "--no-build-isolation", "-e", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert "Would install cnn-course-utils" in output
+    assert "deprecated" not in output.lower(), output

@@ -3,7 +3,9 @@
 ``load_dataset("fashion_mnist", profile)`` looks for the four IDX files in
 ``$COURSE_DATA_DIR``, then Debian's ``dataset-fashion-mnist`` folder, then the
 Keras cache, and only then downloads them through Keras. Every file is checked
-against its SHA-256 before a single image is used.
+against its SHA-256 before a single image is used. A ``COURSE_DATA_DIR`` that is
+set is the only place looked at: when it is empty, missing or incomplete, the
+error says so rather than quietly using another copy.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import sys
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from utils.config import Profile, get_profile
+from utils.config import PROFILES, Profile, get_profile
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -60,6 +63,7 @@ FASHION_MNIST_SHA256 = {
         "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
     ),
 }
+DATA_DIR_ENV = "COURSE_DATA_DIR"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 KERAS_CACHE_DIR = Path.home() / ".keras" / "datasets" / "fashion-mnist"
 DATA_FIX = (
@@ -67,10 +71,32 @@ DATA_FIX = (
     "download the files), or point COURSE_DATA_DIR at a folder with the four "
     "original Fashion-MNIST IDX files."
 )
+ORIGINAL_SOURCE = "https://github.com/zalandoresearch/fashion-mnist (data/fashion/)"
+FILE_NAMES = ", ".join(f"{stem}.gz" for stem in FASHION_MNIST_SHA256)
 
 
 class DatasetError(RuntimeError):
-    """The data is missing or not what it should be; the message says how to fix it."""
+    """The data is missing or not what it should be; the message says how to fix it.
+
+    A user's error, not the course's: a notebook shows the message alone, without
+    a traceback (IPython calls ``_render_traceback_``), and ``make data`` prints
+    it as one line.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+def custom_profile(n_train: int, n_val: int, n_test: int) -> Profile:
+    """The profile of hand-built data: its own sizes, the standard training budget."""
+    return replace(
+        PROFILES["standard"],
+        name="custom",
+        n_train=n_train,
+        n_val=n_val,
+        n_test=n_test,
+        purpose="hand-built data: its own sizes, the standard epochs and batch size",
+    )
 
 
 @dataclass
@@ -86,8 +112,18 @@ class Dataset:
     y_test: np.ndarray
     class_names: tuple[str, ...]
     source: str
-    profile: str = "custom"
+    # The profile the data was loaded with; a name is looked up, and hand-built
+    # data without one gets `custom_profile` of its own sizes.
+    profile: Profile | str | None = None
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.profile is None or self.profile == "custom":
+            self.profile = custom_profile(
+                len(self.x_train), len(self.x_val), len(self.x_test)
+            )
+        else:
+            self.profile = get_profile(self.profile)
 
     @property
     def num_classes(self) -> int:
@@ -105,13 +141,62 @@ class Dataset:
         )
 
 
+def _user_data_dir() -> Path | None:
+    """The folder ``$COURSE_DATA_DIR`` names, checked; None when it is not set."""
+    if DATA_DIR_ENV not in os.environ:
+        return None
+    value = os.environ[DATA_DIR_ENV].strip()
+    unset = f"or unset it (`unset {DATA_DIR_ENV}`) to use the installed data."
+    if not value:
+        raise DatasetError(
+            f"{DATA_DIR_ENV} is set but empty: set it to a folder holding the four "
+            f"Fashion-MNIST files ({FILE_NAMES}), {unset}"
+        )
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise DatasetError(
+            f"{DATA_DIR_ENV}={value} {what}: set it to a folder holding the four "
+            f"Fashion-MNIST files ({FILE_NAMES}), {unset}"
+        )
+    return folder
+
+
 def _candidate_dirs() -> list[tuple[str, Path]]:
-    dirs = []
-    if os.environ.get("COURSE_DATA_DIR"):
-        dirs.append(("COURSE_DATA_DIR", Path(os.environ["COURSE_DATA_DIR"])))
-    dirs.append(("Debian package dataset-fashion-mnist", DEBIAN_DIR))
-    dirs.append(("the Keras cache", KERAS_CACHE_DIR))
-    return dirs
+    """Where to look, in order; a set ``COURSE_DATA_DIR`` is the only place."""
+    user_dir = _user_data_dir()
+    if user_dir is not None:
+        return [(DATA_DIR_ENV, user_dir)]
+    return [
+        ("Debian package dataset-fashion-mnist", DEBIAN_DIR),
+        ("the Keras cache", KERAS_CACHE_DIR),
+    ]
+
+
+def _same_folder(first: Path, second: Path) -> bool:
+    try:
+        return first.resolve() == second.resolve()
+    except OSError:
+        return False
+
+
+def _fix_for(folder: Path, name: str) -> str:
+    """How to replace the damaged or missing file ``name`` in ``folder``."""
+    if _same_folder(folder, DEBIAN_DIR):
+        return (
+            "Reinstall the data: `sudo apt-get install --reinstall "
+            "dataset-fashion-mnist`, or `make data`."
+        )
+    if _same_folder(folder, KERAS_CACHE_DIR):
+        return (
+            f"Delete {folder / name} and run `make data`: Keras downloads the file "
+            f"again."
+        )
+    return (
+        f"This folder is yours ({DATA_DIR_ENV}): replace {name} with the original "
+        f"file from {ORIGINAL_SOURCE}, or unset {DATA_DIR_ENV} to use the "
+        f"installed data."
+    )
 
 
 def _find_file(folder: Path, stem: str) -> Path | None:
@@ -136,9 +221,7 @@ def read_idx_bytes(path: Path) -> bytes:
     except (EOFError, OSError, zlib.error) as error:
         raise DatasetError(
             f"{path} is damaged ({error}): it is truncated or corrupted, so no "
-            f"model will train on it. Delete it and reinstall the data: "
-            f"`sudo apt-get install --reinstall dataset-fashion-mnist`, or "
-            f"`make data`."
+            f"model will train on it. {_fix_for(path.parent, path.name)}"
         ) from error
     digest = hashlib.sha256(raw).hexdigest()
     if digest != FASHION_MNIST_SHA256[stem]:
@@ -146,8 +229,7 @@ def read_idx_bytes(path: Path) -> bytes:
             f"{path} does not match the published Fashion-MNIST file (SHA-256 "
             f"{digest[:12]}… instead of {FASHION_MNIST_SHA256[stem][:12]}…): it "
             f"is truncated, altered or another dataset, so no model will train on "
-            f"it. Delete it and reinstall the data: `sudo apt-get install "
-            f"--reinstall dataset-fashion-mnist`, or `make data`."
+            f"it. {_fix_for(path.parent, path.name)}"
         )
     return raw
 
@@ -172,13 +254,22 @@ def find_fashion_mnist() -> tuple[str, dict[str, Path]] | None:
     for description, folder in _candidate_dirs():
         found = {stem: _find_file(folder, stem) for stem in FASHION_MNIST_SHA256}
         present = {stem: path for stem, path in found.items() if path is not None}
+        if not present and description == DATA_DIR_ENV:
+            raise DatasetError(
+                f"{DATA_DIR_ENV}={folder} holds none of the Fashion-MNIST files: "
+                f"copy the four files ({FILE_NAMES}) there, from "
+                f"{ORIGINAL_SOURCE}, or unset {DATA_DIR_ENV} to use the installed "
+                f"data."
+            )
         if not present:
             continue
         missing = sorted(set(FASHION_MNIST_SHA256) - set(present))
         if missing:
+            names = ", ".join(missing)
             raise DatasetError(
                 f"{folder} ({description}) holds only part of Fashion-MNIST: "
-                f"{', '.join(missing)} is missing. {DATA_FIX}"
+                f"{names} {'is' if len(missing) == 1 else 'are'} missing. "
+                f"{_fix_for(folder, names)}"
             )
         return f"{description} ({folder})", present
     return None
@@ -280,8 +371,7 @@ def load_dataset(
     for choices); train, validation and test are stratified subsets whose sizes
     the profile sets. Images are float32 in [0, 1] with a channel axis.
     """
-    if not isinstance(profile, Profile):
-        profile = get_profile(profile)
+    profile = get_profile(profile)
     key = name.lower().replace("-", "_")
     if key == "fashion_mnist":
         (x_train, y_train), (x_test, y_test), source = load_fashion_mnist_arrays(
@@ -315,7 +405,7 @@ def load_dataset(
         y_test=y_test[test_idx],
         class_names=class_names,
         source=source,
-        profile=profile.name,
+        profile=profile,
     )
 
 
@@ -333,17 +423,33 @@ def with_train_size(data: Dataset, n: int, seed: int = 0) -> Dataset:
     if n == len(data.y_train):
         return data
     index = stratified_indices(data.y_train, n, seed)
-    return replace(data, x_train=data.x_train[index], y_train=data.y_train[index])
+    profile = data.profile
+    if profile.name == "custom":  # a hand-built profile follows its data's sizes
+        profile = replace(profile, n_train=n)
+    return replace(
+        data,
+        x_train=data.x_train[index],
+        y_train=data.y_train[index],
+        profile=profile,
+    )
 
 
-def main() -> None:
-    """`python -m utils.data`: check that Fashion-MNIST is here and intact."""
-    (x_train, _), (x_test, _), source = load_fashion_mnist_arrays(allow_download=True)
+def main() -> int:
+    """`python -m utils.data` (`make data`): check that Fashion-MNIST is here and
+    intact; a problem is one line on stderr and exit status 1, not a traceback."""
+    try:
+        (x_train, _), (x_test, _), source = load_fashion_mnist_arrays(
+            allow_download=True
+        )
+    except DatasetError as error:
+        print(f"Fashion-MNIST is not ready: {error}", file=sys.stderr)
+        return 1
     print(
         f"Fashion-MNIST OK from {source}: {len(x_train):,} training and "
         f"{len(x_test):,} test images, all four SHA-256 checksums verified."
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
