@@ -7,14 +7,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from utils import config  # noqa: E402
+from utils import runs  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def isolated_results(tmp_path, monkeypatch):
     """Every test writes run records to its own folder, never to results/."""
     monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path / "results"))
-    monkeypatch.setattr(config, "_current_notebook", None)
+    runs.end_notebook()
     return tmp_path / "results"
 
 
