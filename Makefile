@@ -61,9 +61,11 @@ lint: setup
 unit: setup data
 	$(BIN)/pytest --ignore=tests/e2e
 
+# Solutions run as `nbgrader validate` runs them (NBGRADER_EXECUTION=validate): each
+# graded cell re-runs its exercise's check and fails the run if the answer fails it.
 notebooks-test: setup data
 	rm -rf build/test-results
-	COURSE_PROFILE=smoke COURSE_RESULTS_DIR=$(CURDIR)/build/test-results \
+	COURSE_PROFILE=smoke COURSE_RESULTS_DIR=$(CURDIR)/build/test-results NBGRADER_EXECUTION=validate \
 		$(BIN)/pytest --nbval-lax --nbval-current-env notebooks/ solutions/
 
 browser:
@@ -89,7 +91,7 @@ test-colab: $(COLAB_STAMP) data
 	$(COLAB_VENV)/bin/python -c "import sys, tensorflow, keras; print('Colab stack: Python', sys.version.split()[0], 'TensorFlow', tensorflow.__version__, 'Keras', keras.__version__)"
 	$(COLAB_VENV)/bin/pytest --ignore=tests/e2e
 	rm -rf build/test-results-colab
-	COURSE_PROFILE=smoke COURSE_RESULTS_DIR=$(CURDIR)/build/test-results-colab \
+	COURSE_PROFILE=smoke COURSE_RESULTS_DIR=$(CURDIR)/build/test-results-colab NBGRADER_EXECUTION=validate \
 		$(COLAB_VENV)/bin/pytest --nbval-lax --nbval-current-env notebooks/ solutions/
 
 bench: setup data browser

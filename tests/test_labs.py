@@ -74,15 +74,49 @@ def test_solutions_become_stubs_that_name_the_exercise(course_copy):
 def test_the_lab_keeps_nbgrader_metadata_and_says_it_is_generated(course_copy):
     solution = nbformat.read(labs.solution_paths(course_copy)[0], as_version=4)
     cells = lab_cells(course_copy)
-    assert [c.metadata.get("nbgrader") for c in cells] == [
-        c.metadata.get("nbgrader") for c in solution.cells
-    ]
+    for lab_cell, solution_cell in zip(cells, solution.cells, strict=True):
+        grading = lab_cell.metadata.get("nbgrader")
+        if solution_cell.metadata.get("nbgrader") is None:
+            assert grading is None
+            continue
+        # nbgrader's release adds the cell's checksum and type; the rest is kept.
+        added = {key: grading.pop(key) for key in ("checksum", "cell_type")}
+        assert grading == solution_cell.metadata.nbgrader
+        assert added["cell_type"] == lab_cell.cell_type and added["checksum"]
     assert "Generated from [solutions/" in cells[0].source
     assert "do not edit" in cells[0].source
     assert (
         "/labs/" in cells[0].source
         and "/solutions/" not in cells[0].source.split("Generated")[0]
     )
+
+
+def test_graded_cells_are_read_only_and_exercise_cells_editable(course_copy):
+    cells = lab_cells(course_copy)
+    graded = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+    exercises = [c for c in cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert graded and exercises
+    for cell in graded:
+        assert cell.metadata["editable"] is False
+        assert cell.metadata["deletable"] is False
+    for cell in exercises:
+        assert cell.metadata.get("editable", True) is True
+        assert cell.metadata["deletable"] is False
+
+
+def test_labs_use_nbgraders_release_steps_with_the_course_stub_and_header():
+    """The generator runs nbgrader's own `generate_assignment` list, two swapped in."""
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import ClearSolutions, IncludeHeaderFooter
+
+    nbgrader_steps = GenerateAssignment.class_traits()["preprocessors"].default()
+    expected = []
+    for step in nbgrader_steps:
+        if step is ClearSolutions:
+            expected += [labs.ExerciseStubs, labs.LabHeader]
+        elif step is not IncludeHeaderFooter:
+            expected.append(step)
+    assert labs.release_preprocessors() == expected
 
 
 def test_outputs_are_cleared(course_copy):
@@ -119,6 +153,13 @@ def make_solution(course_copy, source):
 def test_a_solution_without_an_exercise_comment_is_refused(course_copy):
     path = make_solution(course_copy, "### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
     with pytest.raises(ValueError, match="# Exercise 1: what to do"):
+        labs.generate_lab(path, course_copy)
+
+
+def test_a_solution_cell_without_a_marked_region_is_refused(course_copy):
+    """nbgrader would replace the whole cell, self-check included, with its stub."""
+    path = make_solution(course_copy, "x = 1\nutils.checks.baseline.check(x)")
+    with pytest.raises(ValueError, match="needs a '### BEGIN SOLUTION'"):
         labs.generate_lab(path, course_copy)
 
 

@@ -1,6 +1,7 @@
 """Every notebook: title, Colab badge, kernelspec, no outputs, setup cell, links."""
 
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -138,6 +139,20 @@ def test_cells_have_ids_and_the_notebook_is_valid(path):
 SOLUTIONS = sorted((REPO_ROOT / "solutions").glob("*.ipynb"))
 
 
+def is_a_check_call(node):
+    return isinstance(node, ast.Call) and ast.unparse(node.func).startswith(
+        "utils.checks."
+    )
+
+
+def ends_with_a_self_check(source):
+    """The cell's last statement calls a check: ``check(...)`` or ``if check(...):``."""
+    last = ast.parse(source).body[-1]
+    if isinstance(last, ast.Expr):
+        return is_a_check_call(last.value)
+    return isinstance(last, ast.If) and is_a_check_call(last.test)
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=ids(SOLUTIONS))
 def test_every_exercise_is_a_solution_cell_with_a_self_check_and_a_graded_cell(path):
     cells = read(path).cells
@@ -147,10 +162,7 @@ def test_every_exercise_is_a_solution_cell_with_a_self_check_and_a_graded_cell(p
         grading = cell.metadata["nbgrader"]
         assert grading["solution"] and grading["grade_id"] == f"exercise_{number}"
         assert f"# Exercise {number}: " in cell.source
-        assert (
-            cell.source.rstrip().splitlines()[-1].startswith("utils.checks.")
-            or "if utils.checks." in cell.source
-        )
+        assert ends_with_a_self_check(cell.source), cell.source
         graded = cells[cells.index(cell) + 1]
         assert graded.metadata["nbgrader"]["grade"] is True
         assert graded.metadata["nbgrader"]["locked"] is True
@@ -158,15 +170,27 @@ def test_every_exercise_is_a_solution_cell_with_a_self_check_and_a_graded_cell(p
         assert "graded=True" in graded.source
 
 
-def test_markdown_links_regex_finds_relative_targets():
-    text = (
-        "see [lab](../labs/x.ipynb) and [map](../README.md#course-map) [w](https://a.b)"
-    )
-    assert MARKDOWN_LINK.findall(text) == ["../labs/x.ipynb", "../README.md"]
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_the_link_check_reads_the_header_links(path):
+    """The header's lecture or lab link is among the links the link check follows."""
+    if path.parent.name == "notebooks":
+        expected = f"../labs/{path.stem}_lab.ipynb"
+    else:
+        expected = f"../notebooks/{path.stem.removesuffix('_lab')}.ipynb"
+    assert expected in MARKDOWN_LINK.findall(read(path).cells[0].source)
 
 
-def test_paths_are_relative_to_the_repository():
-    assert all(Path(p).is_relative_to(REPO_ROOT) for p in NOTEBOOKS)
+def test_every_notebook_in_the_repository_is_checked():
+    """No notebook lies outside notebooks/, labs/ and solutions/ (bar build output)."""
+    found = set()
+    for folder, subfolders, files in os.walk(REPO_ROOT):
+        subfolders[:] = [
+            name
+            for name in subfolders
+            if not name.startswith(".") and name not in {"build", "results"}
+        ]
+        found.update(Path(folder) / name for name in files if name.endswith(".ipynb"))
+    assert found == set(NOTEBOOKS)
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=ids(LECTURES))

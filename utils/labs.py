@@ -1,12 +1,22 @@
 """`make labs`: generate labs/ from solutions/ (the only lab source).
 
-For every ``solutions/NN_name_lab.ipynb`` this writes ``labs/NN_name_lab.ipynb``:
-nbgrader's ``ClearSolutions`` replaces each region between ``### BEGIN
-SOLUTION`` and ``### END SOLUTION`` with a stub that raises
-``NotImplementedError("Exercise k: ...")`` (the text comes from the ``#
-Exercise k: ...`` comment just above the region), nbgrader's ``ClearOutput``
-removes outputs, nbgrader cell metadata is kept, the Colab badge points at the
-lab, and the title says the file is generated. Running it twice changes nothing.
+A lab is what ``nbgrader generate_assignment`` releases from its solution, run
+through the same preprocessors (`release_preprocessors`): nbgrader's own, with
+two of the course's. For every ``solutions/NN_name_lab.ipynb`` this writes
+``labs/NN_name_lab.ipynb`` in which
+
+- `ExerciseStubs` (nbgrader's ``ClearSolutions`` with the course's stub)
+  replaces each region between ``### BEGIN SOLUTION`` and ``### END SOLUTION``
+  with ``raise NotImplementedError("Exercise k: ...")``, the text taken from the
+  ``# Exercise k: ...`` comment just above the region;
+- `LabHeader` points the Colab badge at the lab and adds to the title cell that
+  the file is generated;
+- nbgrader's ``LockCells``, ``ClearOutput`` and ``ComputeChecksums`` make the
+  graded cells read-only, remove outputs and record the cells' checksums.
+
+The nbgrader configuration in ``grading/nbgrader_config.py`` uses the same list,
+so nbgrader's release of a solution equals its lab (tests/test_grading.py).
+Running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +27,19 @@ import sys
 from pathlib import Path
 
 import nbformat
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearOutput,
+    ClearSolutions,
+    ComputeChecksums,
+    InstantiateTests,
+    LockCells,
+    NbGraderPreprocessor,
+    SaveCells,
+)
+from traitlets import Unicode
 
 from utils.colab import BADGE_LINK, badge_url, course_repo
 from utils.config import REPO_ROOT
@@ -62,31 +85,94 @@ def _split_exercise_comment(source: str):
     return source, None, None
 
 
-def generate_lab(solution_path: Path, root: Path = REPO_ROOT):
-    """Return the lab notebook generated from a solution notebook."""
-    from nbgrader.preprocessors import ClearOutput, ClearSolutions
+class ExerciseStubs(ClearSolutions):
+    """``ClearSolutions`` whose stub names the exercise.
 
-    notebook = nbformat.read(solution_path, as_version=4)
-    solution = solution_path.relative_to(root).as_posix()
-    lab = solution.replace("solutions/", "labs/", 1)
-    repo, branch = course_repo(root)
-    clear_solutions = ClearSolutions()
-    resources = {"language": "python"}
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code" and BEGIN in cell.source:
+    Each solution region becomes ``raise NotImplementedError("Exercise k: ...")``
+    instead of nbgrader's bare ``raise NotImplementedError()``. A code solution
+    cell must hold a marked region: nbgrader would otherwise replace the whole
+    cell, self-check included.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get(
+            "solution"
+        ):
             try:
+                if BEGIN not in cell.source:
+                    raise ValueError(
+                        f"a solution cell needs a '{BEGIN}' ... '{END}' region:\n"
+                        + cell.source
+                    )
                 source, message, indent = _split_exercise_comment(cell.source)
                 stub = stub_for(message, indent)
             except ValueError as error:
-                raise ValueError(f"{solution}, cell {index}: {error}") from None
+                raise ValueError(f"cell {cell_index}: {error}") from None
             cell.source = source
-            clear_solutions.code_stub = {"python": stub}
-            clear_solutions.preprocess_cell(cell, resources, index)
-        if cell.cell_type == "markdown":
-            cell.source = BADGE_LINK.sub(badge_url(lab, repo, branch), cell.source)
-    notebook, _ = ClearOutput().preprocess(notebook, {})
-    first = notebook.cells[0]
-    first.source = first.source.rstrip() + "\n\n" + generated_note(solution)
+            self.code_stub = {**self.code_stub, resources["language"]: stub}
+        return super().preprocess_cell(cell, resources, cell_index)
+
+
+class LabHeader(NbGraderPreprocessor):
+    """Point the Colab badge at the lab and say in the title that it is generated.
+
+    The notebook's name (nbgrader's ``unique_key``) names the solution and the
+    lab; the badge's repository comes from ``course_root``'s pyproject.toml.
+    """
+
+    course_root = Unicode(
+        str(REPO_ROOT), help="The course checkout whose pyproject.toml names the repo"
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        name = resources["unique_key"]
+        solution, lab = f"solutions/{name}.ipynb", f"labs/{name}.ipynb"
+        repo, branch = course_repo(Path(self.course_root))
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = BADGE_LINK.sub(badge_url(lab, repo, branch), cell.source)
+        first = nb.cells[0]
+        first.source = first.source.rstrip() + "\n\n" + generated_note(solution)
+        return nb, resources
+
+
+def release_preprocessors() -> list[type]:
+    """``nbgrader generate_assignment``'s preprocessors, with the course's two.
+
+    nbgrader's default list, with `ExerciseStubs` for ``ClearSolutions`` and
+    `LabHeader` after it; ``IncludeHeaderFooter`` is left out (a lab has its own
+    header).
+    """
+    return [
+        InstantiateTests,
+        LockCells,
+        ExerciseStubs,
+        LabHeader,
+        ClearOutput,
+        CheckCellMetadata,
+        ComputeChecksums,
+        SaveCells,
+        ClearHiddenTests,
+        ClearMarkScheme,
+        ComputeChecksums,
+        CheckCellMetadata,
+    ]
+
+
+def generate_lab(solution_path: Path, root: Path = REPO_ROOT):
+    """Return the lab notebook generated from a solution notebook."""
+    notebook = nbformat.read(solution_path, as_version=4)
+    solution = solution_path.relative_to(root).as_posix()
+    resources = {"unique_key": solution_path.stem}
+    # SaveCells writes nbgrader's gradebook: only `nbgrader generate_assignment` does.
+    for preprocessor in release_preprocessors():
+        if preprocessor is SaveCells:
+            continue
+        options = {"course_root": str(root)} if preprocessor is LabHeader else {}
+        try:
+            notebook, resources = preprocessor(**options)(notebook, resources)
+        except ValueError as error:
+            raise ValueError(f"{solution}, {error}") from None
     return notebook
 
 
