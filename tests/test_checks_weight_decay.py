@@ -1,27 +1,26 @@
-"""Weight decay lab checks: the right answers pass, typical mistakes get a hint."""
+"""Weight decay lab checks: right answers in every form pass, typical mistakes get
+a hint that names them, and no answer ends in a traceback."""
 
+import keras
 import numpy as np
 import pytest
 from check_helpers import assert_passes, assert_rejected
 
+from utils import evaluation
 from utils.checks import weight_decay as lab
+
+
+def ids(value):
+    return value if isinstance(value, str) else ""
+
+
+# --- Exercise 1: the L2 penalty ---
 
 
 def kernels(model):
     return [
         np.asarray(layer.kernel) for layer in model.layers if hasattr(layer, "kernel")
     ]
-
-
-def biases(model):
-    return [
-        np.asarray(layer.bias)
-        for layer in model.layers
-        if getattr(layer, "bias", None) is not None
-    ]
-
-
-# --- Exercise 1: the L2 penalty ---
 
 
 def l2_penalty(model, lam):
@@ -32,42 +31,158 @@ def test_exercise_1_accepts_the_right_answer(capsys):
     assert_passes(lab.l2_penalty, l2_penalty, capsys, "Exercise 1")
 
 
-def test_exercise_1_agrees_with_keras_model_losses():
-    import keras
-
+def test_exercise_1_expected_value_agrees_with_keras_model_losses():
     from utils.models import build_cnn
 
-    model = build_cnn(l2=1e-3)
-    model(np.zeros((1, 28, 28, 1), dtype="float32"))
+    model = build_cnn(l2=3e-3, normalization="batch")
+    model(np.zeros((1, 28, 28, 1), "float32"))
+    expected = 3e-3 * sum(float(np.sum(k**2)) for k in lab._parts(model)[0])
     keras_penalty = float(keras.ops.sum(keras.ops.stack(model.losses)))
-    assert l2_penalty(model, 1e-3) == pytest.approx(keras_penalty, rel=1e-5)
+    assert np.isclose(expected, keras_penalty, rtol=1e-5)
+
+
+def test_exercise_1_models_have_asymmetric_kernels_biases_and_normalization():
+    models = lab._penalty_models(np.random.default_rng(0))
+    cnn = models[0][1]
+    first_kernel = lab._parts(cnn)[0][0]
+    assert first_kernel.shape[0] != first_kernel.shape[1]  # 3x2: a transpose shows
+    assert any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in cnn.layers
+    )
+    assert isinstance(models[1][1], keras.Model)
+    assert not isinstance(models[1][1], keras.Sequential)
+
+
+@pytest.mark.parametrize(
+    ("form", "answer"),
+    [
+        (
+            "weights_named_kernel",
+            lambda model, lam: lam
+            * sum(
+                float(np.sum(np.asarray(w) ** 2))
+                for w in model.trainable_weights
+                if w.path.endswith("kernel")
+            ),
+        ),
+        (
+            "a_keras_tensor",
+            lambda model, lam: lam
+            * keras.ops.sum(
+                keras.ops.stack(
+                    [
+                        keras.ops.sum(keras.ops.square(layer.kernel))
+                        for layer in model.layers
+                        if hasattr(layer, "kernel")
+                    ]
+                )
+            ),
+        ),
+        (
+            "keras_l2_regularizer_itself",
+            lambda model, lam: sum(
+                float(keras.regularizers.L2(lam)(layer.kernel))
+                for layer in model.layers
+                if hasattr(layer, "kernel")
+            ),
+        ),
+        (
+            "a_numpy_float32",
+            lambda model, lam: np.float32(l2_penalty(model, lam)),
+        ),
+    ],
+    ids=ids,
+)
+def test_exercise_1_accepts_equivalent_answers(form, answer, capsys):
+    assert_passes(lab.l2_penalty, answer, capsys, "Exercise 1")
+
+
+def all_weights(model, lam):
+    return lam * sum(float(np.sum(w**2)) for w in model.get_weights())
+
+
+def halves_kernels_in_place(model, lam):
+    total = 0.0
+    for layer in model.layers:
+        if hasattr(layer, "kernel"):
+            layer.kernel.assign(layer.kernel * 0.5)
+            total += 4 * float(np.sum(np.asarray(layer.kernel) ** 2))
+    return lam * total
+
+
+def of_layers(kind):
+    return lambda model, lam: lam * sum(
+        float(np.sum(np.asarray(layer.kernel) ** 2))
+        for layer in model.layers
+        if isinstance(layer, kind)
+    )
 
 
 @pytest.mark.parametrize(
     ("mistake", "answer", "hint"),
     [
-        ("half_the_penalty", lambda m, lam: l2_penalty(m, lam) / 2, "no ½"),
+        ("half", lambda m, lam: l2_penalty(m, lam) / 2, "no ½"),
         (
-            "biases_included",
+            "biases_too",
             lambda m, lam: l2_penalty(m, lam)
-            + lam * sum(float(np.sum(b**2)) for b in biases(m)),
+            + lam
+            * sum(
+                float(np.sum(np.asarray(layer.bias) ** 2))
+                for layer in m.layers
+                if getattr(layer, "bias", None) is not None
+            ),
             "biases out",
         ),
+        ("every_weight", all_weights, "every weight"),
         (
-            "norm_not_squared",
-            lambda m, lam: lam * np.sqrt(sum(float(np.sum(k**2)) for k in kernels(m))),
+            "every_trainable_weight",
+            lambda m, lam: lam
+            * sum(float(np.sum(np.asarray(w) ** 2)) for w in m.trainable_weights),
+            "every trainable weight",
+        ),
+        (
+            "square_root",
+            lambda m, lam: lam * np.sqrt(l2_penalty(m, 1.0)),
             "square root",
         ),
         (
-            "mean_instead_of_sum",
+            "sum_of_norms",
+            lambda m, lam: lam * sum(np.linalg.norm(k) for k in kernels(m)),
+            "its norm",
+        ),
+        (
+            "mean",
             lambda m, lam: lam
-            * float(np.mean(np.concatenate([k.ravel() for k in kernels(m)]) ** 2)),
+            * np.mean(np.concatenate([k.ravel() for k in kernels(m)]) ** 2),
             "mean",
         ),
-        ("lambda_forgotten", lambda m, lam: l2_penalty(m, 1.0), "multiply"),
+        ("no_lambda", lambda m, lam: l2_penalty(m, 1.0), "multiply the sum"),
+        ("lambda_squared", lambda m, lam: lam * l2_penalty(m, lam), "λ²"),
+        (
+            "absolute_values",
+            lambda m, lam: lam * sum(float(np.sum(np.abs(k))) for k in kernels(m)),
+            "L1",
+        ),
+        (
+            "model_losses_of_an_unregularized_model",
+            lambda m, lam: float(sum(m.losses)) if m.losses else 0.0,
+            "`model.losses` is empty",
+        ),
+        ("conv_kernels_only", of_layers(keras.layers.Conv2D), "only the conv"),
+        ("dense_kernels_only", of_layers(keras.layers.Dense), "only the dense"),
+        ("first_kernel_only", lambda m, lam: lam * np.sum(kernels(m)[0] ** 2), "first"),
+        ("lambda_hard_coded", lambda m, lam: l2_penalty(m, 1e-4), "whatever λ is"),
+        ("changes_the_weights", halves_kernels_in_place, "changed the model"),
+        (
+            "a_list_per_kernel",
+            lambda m, lam: [lam * np.sum(k**2) for k in kernels(m)],
+            "one number",
+        ),
+        ("text", lambda m, lam: "0.01", "number"),
     ],
+    ids=ids,
 )
-def test_exercise_1_rejects_typical_mistakes(mistake, answer, hint, capsys):
+def test_exercise_1_rejects_a_typical_mistake(mistake, answer, hint, capsys):
     assert_rejected(lab.l2_penalty, answer, capsys, hint)
 
 
@@ -82,133 +197,400 @@ def test_exercise_2_accepts_the_right_answer(capsys):
     assert_passes(lab.sgd_step_l2, sgd_step_l2, capsys, "Exercise 2")
 
 
-def test_exercise_2_matches_keras_sgd_with_decoupled_weight_decay():
-    """The check's reference is what Keras does: SGD with weight_decay = 2λ."""
-    import keras
+def test_exercise_2_no_pair_lets_a_halved_or_doubled_decay_coincide():
+    for lr, lam in lab.STEP_PAIRS:
+        assert len({lr, lam, 2 * lam, lam / 2, 0.5, 1.0}) == 6
 
-    lam, lr = 0.05, 0.1
-    w = keras.Variable(np.ones((3, 2), dtype="float32"))
-    grad = np.full((3, 2), 0.5, dtype="float32")
-    keras.optimizers.SGD(lr, weight_decay=2 * lam).apply_gradients([(grad, w)])
-    np.testing.assert_allclose(
-        w.numpy(), sgd_step_l2(np.ones((3, 2)), grad, lr, lam), rtol=1e-6
-    )
+
+def copy_then_in_place(w, grad, lr, lam):
+    new = w.copy()
+    new *= 1 - 2 * lr * lam
+    new -= lr * grad
+    return new
+
+
+@pytest.mark.parametrize(
+    ("form", "answer"),
+    [
+        ("shrink_then_step", lambda w, g, lr, lam: (1 - 2 * lr * lam) * w - lr * g),
+        ("in_place_on_a_copy", copy_then_in_place),
+        ("nested_list", lambda *args: sgd_step_l2(*args).tolist()),
+        ("float32", lambda *args: sgd_step_l2(*args).astype("float32")),
+    ],
+    ids=ids,
+)
+def test_exercise_2_accepts_equivalent_answers(form, answer, capsys):
+    assert_passes(lab.sgd_step_l2, answer, capsys, "Exercise 2")
+
+
+def in_place_subtract(w, grad, lr, lam):
+    w -= lr * (grad + 2 * lam * w)
+    return w
+
+
+def in_place_scale(w, grad, lr, lam):
+    w *= 1 - 2 * lr * lam
+    return w - lr * grad
+
+
+def grad_changed(w, grad, lr, lam):
+    grad += 2 * lam * w
+    return w - lr * grad
 
 
 @pytest.mark.parametrize(
     ("mistake", "answer", "hint"),
     [
-        ("forgot_the_factor_two", lambda w, g, lr, lam: w - lr * (g + lam * w), "2λw"),
+        ("half_convention", lambda w, g, lr, lam: w - lr * (g + lam * w), "½"),
         ("wrong_sign", lambda w, g, lr, lam: w - lr * (g - 2 * lam * w), "grow"),
-        ("no_data_gradient", lambda w, g, lr, lam: w - lr * 2 * lam * w, "`grad`"),
         (
-            "decay_without_learning_rate",
-            lambda w, g, lr, lam: w * (1 - 2 * lam) - lr * g,
-            "learning rate",
+            "decay_without_lr",
+            lambda w, g, lr, lam: w - lr * g - 2 * lam * w,
+            "multiplied by the learning rate",
+        ),
+        ("in_place_subtract", in_place_subtract, "in place"),
+        ("in_place_scale", in_place_scale, "`w *= ...`"),
+        ("grad_changed_in_place", grad_changed, "changed `grad`"),
+        (
+            "decay_after_the_step",
+            lambda w, g, lr, lam: (w - lr * g) * (1 - 2 * lr * lam),
+            "not (w - lr·grad)",
         ),
         (
-            "decayed_the_gradient",
+            "lr_and_lambda_of_the_old_test",
+            lambda w, g, lr, lam: w - 0.1 * (g + 2 * 0.05 * w),
+            "differ from it",
+        ),
+        ("forgot_w", lambda w, g, lr, lam: w - lr * (g + 2 * lam), "multiply by"),
+        ("no_decay", lambda w, g, lr, lam: w - lr * g, "data loss alone"),
+        ("only_decay", lambda w, g, lr, lam: w - lr * 2 * lam * w, "data gradient"),
+        ("ascent", lambda w, g, lr, lam: w + lr * (g + 2 * lam * w), "*against*"),
+        (
+            "decay_on_the_gradient",
             lambda w, g, lr, lam: w - lr * g * (1 + 2 * lam),
             "not the gradient",
         ),
+        ("two_values", lambda *args: (sgd_step_l2(*args), 0.1), "NumPy array"),
+        ("a_scalar", lambda w, g, lr, lam: float(np.mean(w)), "shape"),
     ],
+    ids=ids,
 )
-def test_exercise_2_rejects_typical_mistakes(mistake, answer, hint, capsys):
+def test_exercise_2_rejects_a_typical_mistake(mistake, answer, hint, capsys):
     assert_rejected(lab.sgd_step_l2, answer, capsys, hint)
 
 
-def test_exercise_2_rejects_changing_w_in_place(capsys):
-    def in_place(w, grad, lr, lam):
-        w -= lr * (grad + 2 * lam * w)
-        return w
-
-    assert_rejected(lab.sgd_step_l2, in_place, capsys, "in place")
+# --- Exercise 3: the shrink factor of an idle weight ---
 
 
-# --- Exercise 3: counting small weights ---
+def shrink_factor(optimizer, lr, decay, steps):
+    if optimizer == "sgd":
+        return (1 - 2 * lr * decay) ** steps
+    return (1 - lr * decay) ** steps
 
 
-def count_small_weights(model, threshold):
-    return int(sum(np.sum(k**2 < threshold) for k in kernels(model)))
+@pytest.mark.parametrize("case", lab.SHRINK_CASES, ids=lambda case: str(case))
+def test_exercise_3_keras_measures_the_formula_of_each_optimizer(case):
+    assert np.isclose(lab.measured_shrink(*case), shrink_factor(*case), rtol=1e-4)
+
+
+def test_exercise_3_cases_never_have_lr_twice_the_decay():
+    assert all(lr != 2 * decay and lr != decay for _, lr, decay, _ in lab.SHRINK_CASES)
+
+
+@pytest.mark.parametrize("case", lab.SHRINK_CASES, ids=lambda case: str(case))
+def test_exercise_3_every_wrong_variant_differs_from_the_answer_and_the_others(case):
+    values = [shrink_factor(*case), *lab._shrink_variants(*case).values()]
+    for i, a in enumerate(values):
+        for b in values[i + 1 :]:
+            assert abs(a - b) > 0.005 * max(abs(a), abs(b)), (a, b)
 
 
 def test_exercise_3_accepts_the_right_answer(capsys):
-    assert_passes(lab.count_small_weights, count_small_weights, capsys, "Exercise 3")
+    assert_passes(lab.shrink_factor, shrink_factor, capsys, "Exercise 3")
+
+
+def step_by_step(optimizer, lr, decay, steps):
+    weight = 1.0
+    for _ in range(steps):
+        weight -= lr * (2 * decay if optimizer == "sgd" else decay) * weight
+    return weight
+
+
+@pytest.mark.parametrize(
+    ("form", "answer"),
+    [
+        ("step_by_step", step_by_step),
+        (
+            "numpy_power",
+            lambda o, lr, d, s: np.power(
+                np.float64(1 - {"sgd": 2, "adamw": 1}[o] * lr * d), s
+            ),
+        ),
+        ("a_one_element_array", lambda *a: np.array([shrink_factor(*a)])),
+    ],
+    ids=ids,
+)
+def test_exercise_3_accepts_equivalent_answers(form, answer, capsys):
+    assert_passes(lab.shrink_factor, answer, capsys, "Exercise 3")
+
+
+def per_optimizer(sgd, adamw):
+    return lambda o, lr, d, s: sgd(lr, d, s) if o == "sgd" else adamw(lr, d, s)
 
 
 @pytest.mark.parametrize(
     ("mistake", "answer", "hint"),
     [
         (
-            "absolute_value_not_square",
-            lambda m, t: int(sum(np.sum(np.abs(k) < t) for k in kernels(m))),
-            "*square*",
+            "sgd_formula_for_adamw",
+            lambda o, lr, d, s: (1 - 2 * lr * d) ** s,
+            "(1 - lr·d)^steps",
         ),
         (
-            "biases_counted",
-            lambda m, t: count_small_weights(m, t)
-            + int(sum(np.sum(b**2 < t) for b in biases(m))),
-            "biases",
+            "adamw_formula_for_sgd",
+            lambda o, lr, d, s: (1 - lr * d) ** s,
+            "1 - 2·lr·λ",
         ),
         (
-            "fraction_not_count",
-            lambda m, t: count_small_weights(m, t) / sum(k.size for k in kernels(m)),
-            "not the fraction",
+            "formulas_swapped",
+            per_optimizer(
+                lambda lr, d, s: (1 - lr * d) ** s,
+                lambda lr, d, s: (1 - 2 * lr * d) ** s,
+            ),
+            "that is",
         ),
         (
-            "large_weights_counted",
-            lambda m, t: int(sum(np.sum(k**2 > t) for k in kernels(m))),
-            "*small*",
+            "one_step",
+            per_optimizer(lambda lr, d, s: 1 - 2 * lr * d, lambda lr, d, s: 1 - lr * d),
+            "one step's factor",
+        ),
+        (
+            "linear_in_steps",
+            per_optimizer(
+                lambda lr, d, s: 1 - 2 * lr * d * s, lambda lr, d, s: 1 - lr * d * s
+            ),
+            "not 1 - x·steps",
+        ),
+        (
+            "exponential_approximation",
+            per_optimizer(
+                lambda lr, d, s: np.exp(-2 * lr * d * s),
+                lambda lr, d, s: np.exp(-lr * d * s),
+            ),
+            "approximates",
+        ),
+        (
+            "share_removed",
+            per_optimizer(
+                lambda lr, d, s: 1 - (1 - 2 * lr * d) ** s,
+                lambda lr, d, s: 1 - (1 - lr * d) ** s,
+            ),
+            "share of the weight removed",
+        ),
+        (
+            "one_step_short",
+            per_optimizer(
+                lambda lr, d, s: (1 - 2 * lr * d) ** (s - 1),
+                lambda lr, d, s: (1 - lr * d) ** (s - 1),
+            ),
+            "count every step",
+        ),
+        (
+            "without_the_learning_rate",
+            per_optimizer(
+                lambda lr, d, s: (1 - 2 * d) ** s, lambda lr, d, s: (1 - d) ** s
+            ),
+            "scaled by the learning rate",
+        ),
+        ("a_string", lambda *a: "0.5", "number"),
+    ],
+    ids=ids,
+)
+def test_exercise_3_rejects_a_typical_mistake(mistake, answer, hint, capsys):
+    assert_rejected(lab.shrink_factor, answer, capsys, hint)
+
+
+# --- Exercise 4: predict, run and choose λ ---
+
+
+@pytest.fixture(scope="module")
+def own_sweep():
+    """A made-up sweep that stands in for the learner's runs (no training)."""
+    return lab._sweeps(np.random.default_rng(7))[0]
+
+
+def choose_lambda(groups):
+    best = max(groups, key=lambda lam: groups[lam].mean("val_accuracy"))
+    return best, evaluation.compare(groups[0.0], groups[best]).verdict
+
+
+def check_4(groups, prediction=None):
+    return lambda answer: lab.choose_lambda(answer, groups, prediction)
+
+
+def test_exercise_4_accepts_the_right_answer(own_sweep, capsys):
+    assert_passes(check_4(own_sweep), choose_lambda, capsys, "Exercise 4")
+
+
+def test_exercise_4_reports_the_prediction(own_sweep, capsys):
+    assert check_4(own_sweep, (1e-3, "helped"))(choose_lambda)
+    assert "you predicted (0.001, 'helped')" in capsys.readouterr().out
+
+
+def by_mean(key, groups):
+    return max(groups, key=lambda lam: groups[lam].mean(key))
+
+
+@pytest.mark.parametrize(
+    ("form", "answer"),
+    [
+        (
+            "comparison_object_and_numpy_lambda",
+            lambda g: [
+                np.float64(by_mean("val_accuracy", g)),
+                evaluation.compare(g[0.0], g[by_mean("val_accuracy", g)]),
+            ],
+        ),
+        (
+            "means_of_values_and_records",
+            lambda g: choose_lambda(
+                {lam: group for lam, group in sorted(g.items(), reverse=True)}
+            ),
         ),
     ],
+    ids=ids,
 )
-def test_exercise_3_rejects_typical_mistakes(mistake, answer, hint, capsys):
-    assert_rejected(lab.count_small_weights, answer, capsys, hint)
+def test_exercise_4_accepts_equivalent_answers(form, answer, own_sweep, capsys):
+    assert_passes(check_4(own_sweep), answer, capsys, "Exercise 4")
 
 
-# --- Exercise 4: choosing λ ---
+def choose_by(pick):
+    def answer(groups):
+        best = pick(groups)
+        return best, evaluation.compare(groups[0.0], groups[best]).verdict
+
+    return answer
 
 
-def test_exercise_4_accepts_the_right_answer(capsys):
-    assert_passes(
-        lab.choose_lambda,
-        lambda records: max(records, key=lambda r: r["val_accuracy"])["l2"],
-        capsys,
-        "Exercise 4",
+def read_with(read):
+    return lambda groups: (
+        by_mean("val_accuracy", groups),
+        read(groups, by_mean("val_accuracy", groups)),
     )
 
 
+def without_baseline(groups):
+    baseline = groups.pop(0.0)
+    best = by_mean("val_accuracy", groups)
+    return best, evaluation.compare(baseline, groups[best]).verdict
+
+
 @pytest.mark.parametrize(
     ("mistake", "answer", "hint"),
     [
-        (
-            "chosen_on_the_test_set",
-            lambda rs: max(rs, key=lambda r: r["test_accuracy"])["l2"],
-            "*test*",
-        ),
-        (
-            "chosen_on_training_accuracy",
-            lambda rs: max(rs, key=lambda r: r["train_accuracy"])["l2"],
-            "*training*",
-        ),
-        (
-            "largest_lambda",
-            lambda rs: max(r["l2"] for r in rs),
-            "does not have the best",
-        ),
+        ("by_test", choose_by(lambda g: by_mean("test_accuracy", g)), "*test*"),
+        ("by_train", choose_by(lambda g: by_mean("train_accuracy", g)), "*training*"),
         (
             "smallest_gap",
-            lambda rs: min(rs, key=lambda r: r["train_accuracy"] - r["val_accuracy"])[
-                "l2"
-            ],
-            "underfitting",
+            choose_by(
+                lambda g: min(
+                    g,
+                    key=lambda lam: g[lam].mean("train_accuracy")
+                    - g[lam].mean("val_accuracy"),
+                )
+            ),
+            "smallest train-validation gap",
         ),
         (
-            "whole_record",
-            lambda rs: max(rs, key=lambda r: r["val_accuracy"]),
-            "not the whole record",
+            "best_single_run",
+            choose_by(
+                lambda g: max(g, key=lambda lam: g[lam].values("val_accuracy").max())
+            ),
+            "lucky seed",
+        ),
+        (
+            "first_seed_only",
+            choose_by(lambda g: max(g, key=lambda lam: g[lam].runs[0]["val_accuracy"])),
+            "first seed",
+        ),
+        ("largest_lambda", choose_by(max), "largest λ"),
+        (
+            "compare_reversed",
+            read_with(lambda g, b: evaluation.compare(g[b], g[0.0]).verdict),
+            "reversed",
+        ),
+        (
+            "verdict_on_validation",
+            read_with(
+                lambda g, b: evaluation.compare(g[0.0], g[b], "val_accuracy").verdict
+            ),
+            "*test* accuracy",
+        ),
+        (
+            "sign_of_the_difference",
+            read_with(
+                lambda g, b: "helped"
+                if g[b].mean("test_accuracy") > g[0.0].mean("test_accuracy")
+                else "hurt"
+            ),
+            "interval includes 0",
+        ),
+        ("hard_coded", lambda g: (1e-4, "helped"), "stayed"),
+        ("removes_the_baseline", without_baseline, "changed `groups`"),
+        ("lambda_only", lambda g: by_mean("val_accuracy", g), "return 2 values"),
+        (
+            "sentence_instead_of_verdict",
+            read_with(lambda g, b: str(evaluation.compare(g[0.0], g[b]))),
+            "verdict of `compare`",
         ),
     ],
+    ids=ids,
 )
-def test_exercise_4_rejects_typical_mistakes(mistake, answer, hint, capsys):
-    assert_rejected(lab.choose_lambda, answer, capsys, hint)
+def test_exercise_4_rejects_a_typical_mistake(mistake, answer, hint, own_sweep, capsys):
+    assert_rejected(check_4(own_sweep), answer, capsys, hint)
+
+
+def test_exercise_4_asks_for_the_runs_when_they_are_missing(capsys):
+    assert not lab.choose_lambda(choose_lambda, None)
+    assert "run that cell first" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_exercise_4_made_up_sweeps_tell_every_choice_and_reading_apart(seed):
+    sweeps = lab._sweeps(np.random.default_rng(seed))
+    for sweep, expected in zip(
+        sweeps, ("helped", "no difference we can measure", "hurt"), strict=True
+    ):
+        choices, verdicts = lab._choices(sweep)
+        picked = [choices[role] for role in ("val", "test", "lucky", "first", "train")]
+        assert len(set(picked)) == 5
+        assert choices["gap"] not in (choices["val"], choices["test"])
+        assert verdicts["right"] == expected
+        assert verdicts["validation"] == "helped"
+
+
+# --- every check: wrong types and grading ---
+
+CHECKS = {
+    "l2_penalty": lab.l2_penalty,
+    "sgd_step_l2": lab.sgd_step_l2,
+    "shrink_factor": lab.shrink_factor,
+}
+
+
+@pytest.mark.parametrize("name", CHECKS)
+@pytest.mark.parametrize("answer", [None, 42, "text"], ids=["none", "int", "str"])
+def test_every_check_answers_a_wrong_type_with_a_verdict_line(name, answer, capsys):
+    assert_rejected(CHECKS[name], answer, capsys)
+
+
+@pytest.mark.parametrize("answer", [None, 42], ids=["none", "int"])
+def test_exercise_4_answers_a_wrong_type_with_a_verdict_line(answer, own_sweep, capsys):
+    assert_rejected(check_4(own_sweep), answer, capsys)
+
+
+def test_graded_checks_raise_under_nbgrader_only_for_a_wrong_answer(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert lab.sgd_step_l2(sgd_step_l2, graded=True)
+    with pytest.raises(AssertionError, match="Exercise 2: .*½"):
+        lab.sgd_step_l2(lambda w, g, lr, lam: w - lr * (g + lam * w), graded=True)

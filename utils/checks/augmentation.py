@@ -1,107 +1,392 @@
-"""Self-checks of the augmentation lab (solutions/02_data_augmentation_lab.ipynb)."""
+"""Self-checks of the augmentation lab (solutions/02_data_augmentation_lab.ipynb).
+
+Every check runs the learner's answer on inputs drawn anew at each call
+(sizes, positions, strengths), so that an answer fitted to one example does not
+pass, and compares the answer with the common wrong variants to name the
+mistake. Layers are also run the way Keras runs them: inside a compiled
+function on a batch of unknown size, inside ``model.fit`` and in
+``model.predict``. Pipelines are judged by what two epochs actually yield, read
+with a cap so that a pipeline that never ends cannot hang the check.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import Mistake, as_array, call_answer, run_check
+from utils.checks import Mistake, NotDone, as_array, call_answer, run_check, shorten
 
 
-def _images(n=6, size=12, seed=0):
-    # Values away from 0.5, so that a flipped pixel always changes.
-    rng = np.random.default_rng(seed)
-    values = rng.uniform(0.0, 0.4, (n, size, size, 1))
-    return np.where(rng.random(values.shape) < 0.5, values, 1.0 - values)
+def _error_line(error) -> str:
+    """The gist of an error: its last line, without the traceback TensorFlow puts
+    before it or the arguments Keras lists after it."""
+    framing = ("Exception encountered when calling", "Arguments received by", "•")
+    lines = [
+        line.strip()
+        for line in str(error).splitlines()
+        if line.strip() and not line.strip().startswith(framing)
+    ]
+    return shorten(lines[-1] if lines else type(error).__name__)
 
 
-def _changed(original, answer):
-    return ~np.isclose(answer, original)
+def _is_stub(error) -> bool:
+    """The exercise's own stub, not a NotImplementedError from TensorFlow (which
+    raises one for `.numpy()` on a symbolic tensor)."""
+    return isinstance(error, NotImplementedError) and (
+        "Exercise " in str(error) or not str(error).strip()
+    )
 
 
-def flip_random_pixels(function, graded: bool = False):
-    """Exercise 1: ``function(images, n_pixels, rng)`` flips distinct random pixels."""
+def _attempt(what: str, action):
+    """Run ``action()``; turn the stub and any error into a `Mistake` about ``what``."""
+    try:
+        return action()
+    except Mistake:
+        raise
+    except Exception as error:  # the learner's code failed: say where, briefly
+        if _is_stub(error):
+            raise NotDone(
+                "not done yet: replace the `raise NotImplementedError(...)` line "
+                "with your code, then run the cell again."
+            ) from None
+        raise Mistake(
+            f"{what} raised {type(error).__name__}: {_error_line(error)}"
+        ) from None
+
+
+def _numpy(value, what: str) -> np.ndarray:
+    """``value`` (a tensor or an array) as a float NumPy array, or a `Mistake`."""
+    try:
+        return np.asarray(value, dtype=float)
+    except Exception:
+        pass
+    try:
+        import keras
+
+        return np.asarray(keras.ops.convert_to_numpy(value), dtype=float)
+    except Exception:
+        raise Mistake(
+            f"{what} should be a tensor or an array of numbers; got "
+            f"{type(value).__name__}."
+        ) from None
+
+
+# --- Exercise 1: an augmentation layer of your own ---
+
+
+def _new_layer(layer_class, max_dimming, seed):
+    import keras
+
+    if isinstance(layer_class, keras.layers.Layer):
+        raise Mistake(
+            "pass the class itself, `RandomDimming`, not a layer made from it: the "
+            "check makes its own layers with other strengths and seeds."
+        )
+    layer = call_answer("Exercise 1", layer_class, max_dimming, seed=seed)
+    if not isinstance(layer, keras.layers.Layer):
+        raise Mistake(
+            f"`RandomDimming(...)` should make a Keras layer; got "
+            f"{type(layer).__name__}. Keep `class RandomDimming(keras.layers.Layer)`."
+        )
+    return layer
+
+
+def _dimmed(layer, images, training):
+    output = _attempt(
+        f"your layer, called with training={training},",
+        lambda: layer(images, training=training),
+    )
+    output = _numpy(output, "The layer's output")
+    if output.shape != images.shape:
+        raise Mistake(
+            f"the layer should return images of the input's shape {images.shape}; "
+            f"got {output.shape}."
+        )
+    return output
+
+
+def _factors(output, images, max_dimming, where: str) -> np.ndarray:
+    """The factor of each image, or a `Mistake` naming how the output is wrong."""
+    n = len(images)
+    if np.array_equal(output, images):
+        raise Mistake(
+            f"{where} the layer returned the images unchanged. With "
+            f"`training=True` it must dim each image (with `training=False` it "
+            f"must not)."
+        )
+    ratios = (output / images).reshape(n, -1)
+    differences = (output - images).reshape(n, -1)
+    if np.any(np.ptp(ratios, axis=1) > 1e-4):
+        if np.all(np.ptp(differences, axis=1) < 1e-5):
+            raise Mistake(
+                f"{where} each image was shifted by a constant (x - u); dimming "
+                f"*multiplies* each image by its factor (x * f)."
+            )
+        raise Mistake(
+            f"{where} the pixels of one image were scaled by different factors. Draw "
+            f"one factor per image, of shape (batch, 1, 1, 1), so that it multiplies "
+            f"the whole image."
+        )
+    factors = ratios.mean(axis=1)
+    if np.ptp(factors) < 1e-6:
+        raise Mistake(
+            f"{where} every image of the batch got the same factor "
+            f"{factors[0]:.3f}; draw one factor per image: shape (batch, 1, 1, 1), "
+            f"with the batch size from `keras.ops.shape(images)[0]`."
+        )
+    low = 1.0 - max_dimming
+    found = f"found factors from {factors.min():.3f} to {factors.max():.3f}"
+    if factors.min() < low - 1e-4 or factors.max() > 1.0 + 1e-4:
+        if factors.max() <= max_dimming + 1e-4:
+            raise Mistake(
+                f"{where} with max_dimming={max_dimming} the factors should lie in "
+                f"[{low:g}, 1]; {found}: that is the amount removed, u, not the "
+                f"factor kept, 1 - u."
+            )
+        if factors.max() > 1.0 + 1e-4 and factors.min() >= low - 1e-4:
+            raise Mistake(
+                f"{where} some images got brighter ({found}); dimming factors lie in "
+                f"[1 - max_dimming, 1] = [{low:g}, 1]."
+            )
+        raise Mistake(
+            f"{where} with max_dimming={max_dimming} the factors should lie in "
+            f"[{low:g}, 1]; {found}."
+        )
+    # Over 200 uniform draws, none falls in the lowest or highest eighth of the
+    # range with probability (7/8)^200 < 1e-11.
+    eighth = max_dimming / 8
+    if factors.min() > low + eighth or factors.max() < 1.0 - eighth:
+        raise Mistake(
+            f"{where} over {n} images, {found}: draw them uniformly over the whole "
+            f"range [1 - max_dimming, 1] = [{low:g}, 1], e.g. "
+            f"`keras.random.uniform(shape, minval=1 - max_dimming, maxval=1.0, "
+            f"seed=self.seed_generator)`."
+        )
+    return factors
+
+
+def _dims_in_compiled_function(layer, images, max_dimming):
+    """Run the layer in a `tf.function` on a batch of unknown size, twice."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, *images.shape[1:]), tf.float32)
+    compiled = tf.function(lambda batch: layer(batch, training=True), [spec])
+    outputs = []
+    for _ in range(2):
+        try:
+            outputs.append(compiled(images.astype("float32")))
+        except Exception as error:
+            if _is_stub(error):
+                raise NotDone("not done yet: finish `call`.") from None
+            raise Mistake(
+                f"your layer failed on a batch whose size is not known yet, as when "
+                f"Keras compiles `model.fit` ({type(error).__name__}: "
+                f"{_error_line(error)}). "
+                f"Use tensor operations only, and take the batch size from "
+                f"`keras.ops.shape(images)[0]`, not `images.shape[0]` (None there)."
+            ) from None
+    first, second = (_numpy(output, "The layer's output") for output in outputs)
+    where = "Inside a compiled function (as in `model.fit`),"
+    _factors(first, images, max_dimming, where)
+    if np.allclose(first, second):
+        raise Mistake(
+            f"{where} two calls gave the same factors: the random numbers were "
+            f"drawn once, when the function was traced (NumPy's or Python's "
+            f"generator). Draw them with `keras.random.uniform(..., "
+            f"seed=self.seed_generator)`, which gives new ones at every step."
+        )
+
+
+def _fits_and_predicts(layer, images, labels):
+    """Train one epoch with the layer in a model; predict like the model without it."""
+    import keras
+
+    dense = keras.layers.Dense(3, name="head")
+    model = keras.Sequential(
+        [keras.Input(images.shape[1:]), layer, keras.layers.Flatten(), dense]
+    )
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    _attempt(
+        "`model.fit` with your layer in the model",
+        lambda: model.fit(images, labels, batch_size=8, epochs=1, verbose=0),
+    )
+    plain = keras.Sequential([keras.Input(images.shape[1:]), keras.layers.Flatten()])
+    plain.add(keras.layers.Dense(3))
+    plain.layers[-1].set_weights(dense.get_weights())
+    predicted = _attempt(
+        "`model.predict` with your layer in the model",
+        lambda: model.predict(images, verbose=0),
+    )
+    if not np.allclose(
+        predicted, plain.predict(images, verbose=0), rtol=1e-6, atol=1e-6
+    ):
+        raise Mistake(
+            "`model.predict` gives other predictions with your layer than without "
+            "it: at inference (`training=False`, which predict passes) the layer "
+            "must return its input unchanged."
+        )
+
+
+def random_dimming(layer_class, graded: bool = False):
+    """Exercise 1: ``layer_class(max_dimming, seed)`` is a Keras augmentation layer.
+
+    In training it multiplies each image by its own factor drawn uniformly from
+    ``[1 - max_dimming, 1]`` with its `SeedGenerator`; at inference it returns
+    its input.
+    """
 
     def verify():
-        images = _images()
-        answers = {}
-        for n_pixels, seed in ((5, 0), (20, 0), (5, 1)):
-            original = images.copy()
-            answer = as_array(
-                call_answer(
-                    "Exercise 1",
-                    function,
-                    images,
-                    n_pixels,
-                    np.random.default_rng(seed),
-                ),
-                "The flipped images",
-            )
-            if not np.array_equal(images, original):
-                raise Mistake(
-                    "your function changed `images` in place; start from a copy, "
-                    "`flipped = images.copy()`."
-                )
-            if answer.shape != images.shape:
-                raise Mistake(
-                    f"return images of the input's shape {images.shape}; got "
-                    f"{answer.shape}."
-                )
-            changed = _changed(images, answer)
-            per_image = changed.reshape(len(images), -1).sum(axis=1)
-            if np.any(per_image > n_pixels):
-                raise Mistake(
-                    f"some images have more than {n_pixels} pixels changed; flip "
-                    f"exactly n_pixels positions of each image."
-                )
-            if np.any(per_image < n_pixels):
-                raise Mistake(
-                    f"some images have fewer than {n_pixels} pixels flipped: the "
-                    f"positions repeat. Draw distinct positions, e.g. "
-                    f"`rng.choice(height * width, n_pixels, replace=False)`."
-                )
-            if not np.allclose(answer[changed], 1.0 - images[changed]):
-                raise Mistake(
-                    "a flipped pixel x must become 1 - x (white becomes black and "
-                    "black white), not a fixed value."
-                )
-            positions = [tuple(np.flatnonzero(c)) for c in changed]
-            if len(set(positions)) == 1:
-                raise Mistake(
-                    "every image has the same pixels flipped; draw new positions "
-                    "for each image."
-                )
-            answers[(n_pixels, seed)] = answer
-        if np.array_equal(answers[(5, 0)], answers[(5, 1)]):
+        draw = np.random.default_rng()
+        # One strength below 0.5 and one above, so that a hard-coded 0.5 fails.
+        strengths = (
+            float(draw.choice([0.2, 0.3, 0.35, 0.4])),
+            float(draw.choice([0.6, 0.7, 0.8])),
+        )
+        seed = int(draw.integers(1, 10_000))
+        height = int(draw.integers(4, 7))
+        shape = (
+            200,
+            height,
+            height + int(draw.integers(1, 4)),
+            int(draw.choice([1, 3])),
+        )
+        images = draw.uniform(0.2, 1.0, shape).astype("float32")
+        max_dimming = strengths[0]
+        layer = _new_layer(layer_class, max_dimming, seed)
+        first = _dimmed(layer, images, True)
+        _factors(first, images, max_dimming, "Called with training=True,")
+        stronger = _new_layer(layer_class, strengths[1], seed)
+        where = "Called with training=True,"
+        _factors(_dimmed(stronger, images, True), images, strengths[1], where)
+        at_inference = _dimmed(layer, images, False)
+        if not np.array_equal(at_inference, images):
             raise Mistake(
-                "two different `rng` arguments gave the same result; draw the "
-                "positions with the `rng` you are given."
+                "with `training=False` (inference) the layer changed the images; it "
+                "must return them unchanged, so that predict and evaluate see the "
+                "real images."
             )
+        second = _dimmed(layer, images, True)
+        if np.allclose(first, second):
+            raise Mistake(
+                "two calls of the same layer dimmed the images by the same factors; "
+                "each call must draw new ones: pass `seed=self.seed_generator` to "
+                "`keras.random.uniform`, not a fixed number."
+            )
+        twin = _dimmed(_new_layer(layer_class, max_dimming, seed), images, True)
+        if not np.allclose(twin, first):
+            raise Mistake(
+                "two layers made with the same seed dimmed the same images "
+                "differently: draw with `keras.random.uniform(..., "
+                "seed=self.seed_generator)`, not NumPy's or TensorFlow's global "
+                "generator, so that the seed makes runs repeatable."
+            )
+        other = _dimmed(_new_layer(layer_class, max_dimming, seed + 1), images, True)
+        if np.allclose(other, first):
+            raise Mistake(
+                "layers made with different seeds dimmed the images alike: draw with "
+                "the layer's own `self.seed_generator`."
+            )
+        _dims_in_compiled_function(
+            _new_layer(layer_class, max_dimming, seed), images, max_dimming
+        )
+        labels = np.arange(len(images)) % 3
+        _fits_and_predicts(
+            _new_layer(layer_class, max_dimming, seed), images[:30], labels[:30]
+        )
         return (
-            "each image gets exactly n_pixels distinct positions flipped (x -> 1 - x), "
-            "new positions per image, from the rng you were given."
+            f"one factor per image, uniform in [1 - max_dimming, 1] (tried "
+            f"max_dimming={strengths[0]:g} and {strengths[1]:g} on "
+            f"{shape[1]}x{shape[2]}x{shape[3]} images), new factors at each call "
+            f"and step, repeatable from the seed, inside `model.fit` too, and no "
+            f"change at inference."
         )
 
     return run_check("Exercise 1", verify, graded)
 
 
-CUTOUT_CASES = ((2, 5, 4), (7, 1, 3), (9, 10, 6))  # top, left, size in a 12 x 12 image
+# --- Exercise 2: cutout ---
+
+
+def _cutout_image(draw):
+    height = int(draw.integers(10, 14))
+    width = height + int(draw.integers(3, 7))
+    # Values away from 0, so that every erased pixel changes.
+    return draw.uniform(0.1, 1.0, (height, width, 1))
+
+
+def _cutout_cases(draw, height, width):
+    """(top, left, size): inside, past the bottom, past the right, at the corner."""
+    size = int(draw.integers(2, 5))
+    top = int(draw.integers(1, height - size - 1))
+    left = int(draw.choice([c for c in range(1, width - size - 1) if c != top]))
+    return [
+        (top, left, size),
+        (height - 2, int(draw.integers(1, width - 5)), 4),
+        (int(draw.integers(1, height - 4)), width - 1, 3),
+        (0, int(draw.integers(2, width - 4)), 1),
+    ]
+
+
+def _cutout_variants(image, top, left, size):
+    """What common mistakes return, with the hint that names each."""
+
+    def erased(rows, cols, fill=0.0):
+        copy = image.copy()
+        copy[rows, cols] = fill
+        return copy
+
+    half = size // 2
+    return {
+        "rows and columns are swapped: `top` counts rows (the first axis), `left` "
+        "columns (the second): `erased[top : top + size, left : left + size]`.": erased(
+            slice(left, left + size), slice(top, top + size)
+        ),
+        f"the square is {size + 1} pixels wide; a slice excludes its end, so "
+        f"`top : top + size` is already `size` rows.": erased(
+            slice(top, top + size + 1), slice(left, left + size + 1)
+        ),
+        f"the square is {size - 1} pixels wide: `top : top + size` covers `size` "
+        f"rows (no - 1).": erased(
+            slice(top, top + size - 1), slice(left, left + size - 1)
+        ),
+        "the square should end at row `top + size` and column `left + size`, not at "
+        "`size`: slice `top : top + size`.": erased(
+            slice(top, size), slice(left, size)
+        ),
+        "(top, left) is the square's top-left pixel, not its centre.": erased(
+            slice(max(top - half, 0), top - half + size),
+            slice(max(left - half, 0), left - half + size),
+        ),
+    }
 
 
 def cutout(function, graded: bool = False):
     """Exercise 2: ``function(image, top, left, size)`` erases a square to 0."""
 
     def verify():
-        image = _images(1)[0]
-        for top, left, size in CUTOUT_CASES:
-            original = image.copy()
-            answer = as_array(
-                call_answer("Exercise 2", function, image, top, left, size),
-                "The erased image",
-            )
-            if not np.array_equal(image, original):
+        draw = np.random.default_rng()
+        image = _cutout_image(draw)
+        height, width = image.shape[:2]
+        for top, left, size in _cutout_cases(draw, height, width):
+            given = image.copy()
+            at_border = top + size > height or left + size > width
+            try:
+                answer = call_answer("Exercise 2", function, given, top, left, size)
+            except NotDone:
+                raise
+            except Mistake as mistake:
+                if at_border and "IndexError" in str(mistake):
+                    raise Mistake(
+                        f"with top={top}, left={left}, size={size} the square reaches "
+                        f"past the {height}x{width} image and your code raised "
+                        f"IndexError. Cut the square off at the border: a slice "
+                        f"`image[top : top + size]` stops at the edge by itself."
+                    ) from None
+                raise
+            answer = as_array(answer, "The erased image")
+            if not np.array_equal(given, image):
                 raise Mistake(
-                    "your function changed `image` in place; erase a copy, "
-                    "`erased = image.copy()`."
+                    "your function changed `image` in place (the caller's image is "
+                    "erased too); erase a copy: `erased = image.copy()`."
                 )
             if answer.shape != image.shape:
                 raise Mistake(
@@ -112,53 +397,175 @@ def cutout(function, graded: bool = False):
             expected[top : top + size, left : left + size] = 0.0
             if np.allclose(answer, expected):
                 continue
-            swapped = image.copy()
-            swapped[left : left + size, top : top + size] = 0.0
-            one_more = image.copy()
-            one_more[top : top + size + 1, left : left + size + 1] = 0.0
-            changed = _changed(image, answer)
-            if np.allclose(answer, swapped):
+            for hint, wrong in _cutout_variants(image, top, left, size).items():
+                if np.allclose(answer, wrong):
+                    raise Mistake(f"with top={top}, left={left}, size={size}: {hint}")
+            changed = ~np.isclose(answer, image)
+            square = ~np.isclose(expected, image)
+            if np.array_equal(changed, square):
                 raise Mistake(
-                    "rows and columns are swapped: `top` counts rows (the first "
-                    "axis), `left` counts columns (the second)."
+                    "the right square changed, but fill it with 0 (black, the "
+                    "background)."
                 )
-            if np.allclose(answer, one_more):
-                raise Mistake(
-                    f"the square is {size + 1} pixels wide; Python slices exclude "
-                    f"the end, so `top : top + size` is already `size` rows."
-                )
-            if np.array_equal(changed, expected != image) and not np.allclose(
-                answer[changed], 0.0
+            if (
+                at_border
+                and np.all(changed[square])
+                and np.allclose(answer[changed], 0)
             ):
-                raise Mistake("fill the square with 0 (black), the background.")
+                raise Mistake(
+                    f"with top={top}, left={left}, size={size} the square reaches past "
+                    f"the border and your answer erased pixels on the other side: cut "
+                    f"it off at the border instead of wrapping around."
+                )
             raise Mistake(
-                f"with top={top}, left={left}, size={size} the erased pixels are not "
-                f"rows {top}..{top + size - 1} and columns {left}..{left + size - 1}."
+                f"with top={top}, left={left}, size={size} on a {height}x{width} "
+                f"image, the erased pixels should be rows {top}..."
+                f"{min(top + size, height) - 1} and columns {left}..."
+                f"{min(left + size, width) - 1}, set to 0, and nothing else."
             )
         return (
-            "the size x size square from (top, left) is set to 0, cut off at the "
-            "border, and the input is left unchanged."
+            "the size x size square from (top, left) is set to 0 and cut off at the "
+            "border, on a non-square image, and the input is left unchanged."
         )
 
     return run_check("Exercise 2", verify, graded)
 
 
+# --- Exercise 3: an augmentation pipeline ---
+
+_INDEX, _MARK, _NOISE = (0, 0), (0, 1), (0, 2)  # pixels of each 4x4 test image
+
+
 def _marker_augment(calls):
-    """An 'augmentation' that adds 2 in training mode and 1 otherwise."""
+    """An augmentation that leaves a trace: +2 in training (+1 otherwise) on one
+    pixel, and a fresh random number per image on another."""
+    import tensorflow as tf
+
+    mark = np.zeros((4, 4, 1), "float32")
+    mark[_MARK] = 1.0
+    noise_pixel = np.zeros((4, 4, 1), "float32")
+    noise_pixel[_NOISE] = 1.0
 
     def augment(images, training=False):
-        calls.append(len(images.shape))
-        return images + (2.0 if training is True else 1.0)
+        images = tf.convert_to_tensor(images, tf.float32)
+        calls.append(images.shape.rank)
+        marker = 2.0 if training is True else 1.0
+        if images.shape.rank == 4:
+            noise = tf.random.uniform(tf.stack([tf.shape(images)[0], 1, 1, 1]))
+        else:
+            noise = tf.random.uniform((1, 1, 1))
+        return images + marker * mark + noise * noise_pixel
 
     return augment
 
 
 def _pipeline_stages(dataset) -> list[str]:
+    """The names of the pipeline's stages, last first, skipping option stages."""
     names = []
-    while dataset is not None and len(names) < 20:
-        names.append(type(dataset).__name__)
+    while dataset is not None and len(names) < 30:
+        name = type(dataset).__name__
+        if "Options" not in name:
+            names.append(name)
         dataset = getattr(dataset, "_input_dataset", None)
     return names
+
+
+def _read_epoch(dataset, batch_limit: int):
+    """Up to ``batch_limit`` elements of one pass over the dataset, as NumPy."""
+    elements = []
+    iterator = iter(dataset.take(batch_limit))
+    for element in iterator:
+        if not isinstance(element, tuple | list) or len(element) != 2:
+            raise Mistake(
+                "each element should be a pair (images, labels); got "
+                f"{type(element).__name__}"
+                + (f" of {len(element)}" if isinstance(element, tuple | list) else "")
+                + ". If you map over the batches, return `(augment(images, "
+                "training=True), labels)`."
+            )
+        images, labels = (np.asarray(part) for part in element)
+        elements.append((images, labels))
+    return elements
+
+
+def _epoch_trace(elements, count, batch_size, y):
+    """Indices, training marks, noise and batches of one epoch, or a `Mistake`."""
+    if not elements:
+        raise Mistake("the pipeline yielded nothing.")
+    for images, labels in elements:
+        if images.ndim != 4 or images.shape[1:] != (4, 4, 1):
+            raise Mistake(
+                f"batch the dataset: each element should hold a batch of images of "
+                f"shape (batch, 4, 4, 1) for the check's 4x4 images; got "
+                f"{images.shape}."
+            )
+        if len(images) > batch_size:
+            raise Mistake(
+                f"a batch holds {len(images)} images; batch by `batch_size` "
+                f"({batch_size})."
+            )
+        if labels.shape != (len(images),):
+            raise Mistake(
+                f"each batch of {len(images)} images should come with {len(images)} "
+                f"labels; got labels of shape {labels.shape}."
+            )
+    images = np.concatenate([images for images, _ in elements])
+    labels = np.concatenate([labels for _, labels in elements])
+    if len(images) > count:
+        raise Mistake(
+            f"one pass over the pipeline yields more than the {count} examples: go "
+            f"over the data once (no `repeat()`; Keras starts a new pass each epoch)."
+        )
+    if len(images) < count:
+        raise Mistake(
+            f"one pass yields {len(images)} of {count} examples; keep the last, "
+            f"smaller batch (no `drop_remainder=True`, no `take`)."
+        )
+    indices = np.round(images[:, 0, 0, 0]).astype(int)
+    if sorted(indices.tolist()) != list(range(count)):
+        raise Mistake(
+            "one pass should yield every example exactly once; some came twice and "
+            "others not at all."
+        )
+    marks = np.round(images[:, 0, 1, 0]).astype(int)
+    if np.all(marks == 0):
+        raise Mistake(
+            "the images are not augmented: `map` each batch through "
+            "`augment(images, training=True)`."
+        )
+    if np.all(marks == 1):
+        raise Mistake(
+            "augment ran in inference mode, where augmentation layers do nothing: "
+            "call `augment(images, training=True)`."
+        )
+    if not np.all(marks == 2):
+        raise Mistake(
+            "augment should run exactly once on every batch; some images were "
+            "augmented " + ("more than once." if marks.max() > 2 else "and others not.")
+        )
+    if not np.array_equal(labels, y[indices]):
+        raise Mistake(
+            "labels no longer match their images: keep (x, y) pairs together in one "
+            "dataset from `from_tensor_slices((x, y))`, shuffle that, and pass only "
+            "the images to augment."
+        )
+    noise = dict(zip(indices.tolist(), images[:, 0, 2, 0].tolist(), strict=True))
+    sizes = np.cumsum([0] + [len(images) for images, _ in elements])
+    batches = [
+        frozenset(indices[start:end].tolist())
+        for start, end in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+    return indices, noise, batches
+
+
+def _contiguous(batches, batch_size) -> bool:
+    """True when every batch holds consecutive examples, as batching unshuffled data
+    gives (a shuffle after `batch` only reorders such batches)."""
+    return all(
+        batch == frozenset(range(min(batch), min(batch) + len(batch)))
+        and min(batch) % batch_size == 0
+        for batch in batches
+    )
 
 
 def augmentation_pipeline(function, graded: bool = False):
@@ -167,113 +574,190 @@ def augmentation_pipeline(function, graded: bool = False):
     def verify():
         import tensorflow as tf
 
-        count, batch_size = 50, 8
-        # Image i holds the value i / 100 everywhere, so batches can be traced back.
-        x = (np.arange(count, dtype="float32") / 100)[:, None, None, None] * np.ones(
-            (1, 4, 4, 1), "float32"
-        )
-        y = np.arange(count, dtype="int64") % 10
+        draw = np.random.default_rng()
+        batch_size = int(draw.integers(5, 14))
+        count = int(draw.integers(150, 230))
+        if count % batch_size == 0:
+            count += 1
+        # Image i holds i in its first pixel; augment marks two other pixels.
+        x = np.zeros((count, 4, 4, 1), "float32")
+        x[:, 0, 0, 0] = np.arange(count)
+        x[:, 1:, :, 0] = draw.uniform(0, 1, (count, 3, 4))
+        y = draw.integers(0, 10, count).astype("int64")
+        given_x, given_y = x.copy(), y.copy()
         calls = []
         dataset = call_answer(
-            "Exercise 3", function, x, y, _marker_augment(calls), batch_size
+            "Exercise 3", function, given_x, given_y, _marker_augment(calls), batch_size
         )
         if not isinstance(dataset, tf.data.Dataset):
             raise Mistake(
                 f"return a tf.data.Dataset, got {type(dataset).__name__}. Start from "
                 f"`tf.data.Dataset.from_tensor_slices((x, y))`."
             )
-        batches = list(dataset.as_numpy_iterator())
-        if not batches or not isinstance(batches[0], tuple) or len(batches[0]) != 2:
-            raise Mistake("each element should be a pair (images, labels).")
-        images = np.concatenate([images for images, _ in batches])
-        labels = np.concatenate([labels for _, labels in batches])
-        if any(calls) and min(calls) < 4:
+        if not (np.array_equal(given_x, x) and np.array_equal(given_y, y)):
             raise Mistake(
-                "augment ran on single images: batch first, then `map`, so that "
-                "augment runs once per batch."
+                "your function changed `x` or `y` in place; leave them as is."
             )
-        if images.ndim != 4 or len(batches[0][0]) > batch_size:
+        if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
             raise Mistake(
-                f"batch the dataset: each element should hold up to {batch_size} "
-                f"images of shape (4, 4, 1)."
+                "the pipeline never ends (`repeat()`): go over the data once; Keras "
+                "starts a new pass over the dataset at every epoch."
             )
-        if len(images) < count:
+        limit = -(-count // batch_size) + 2
+        epochs = [
+            _attempt(
+                "reading your pipeline",
+                lambda: _epoch_trace(_read_epoch(dataset, limit), count, batch_size, y),
+            )
+            for _ in range(2)
+        ]
+        if calls and min(calls) < 4:
             raise Mistake(
-                f"the pipeline yields {len(images)} of {count} images; keep the last, "
-                f"smaller batch (no drop_remainder)."
+                "augment ran on single images: batch first, then `map` over the "
+                "batches, so that augment runs once per batch."
             )
-        if len(images) > count:
-            raise Mistake(
-                f"the pipeline yields {len(images)} images for {count}; go over the "
-                f"data once (no repeat)."
-            )
-        values = images[:, 0, 0, 0].astype(float)
-        added = np.floor(values + 1e-6)  # image i holds i / 100 < 0.5, plus augment
-        if np.all(added == 0):
-            raise Mistake(
-                "the images are not augmented: `map` each batch through "
-                "`augment(images, training=True)`."
-            )
-        if np.all(added == 1):
-            raise Mistake(
-                "augment ran in inference mode, where augmentation layers do "
-                "nothing: call `augment(images, training=True)`."
-            )
-        if not np.all(added == 2):
-            raise Mistake("apply augment exactly once to every batch of images.")
-        index = np.round((values - added) * 100).astype(int)
-        if not np.array_equal(y[index], labels):
-            raise Mistake(
-                "labels no longer match their images: shuffle the (x, y) pairs "
-                "together, in one dataset, and do not pass labels to augment."
-            )
+        (order_1, noise_1, batches_1), (order_2, noise_2, batches_2) = epochs
         stages = _pipeline_stages(dataset)
+        if all(np.isclose(noise_1[i], noise_2[i]) for i in range(count)):
+            cached = any("Cache" in stage for stage in stages)
+            raise Mistake(
+                "every image got the same augmentation in both epochs"
+                + (
+                    ": `cache()` after the augmenting `map` stores the first "
+                    "epoch's augmented batches and replays them. Cache (if at all) "
+                    "before shuffling and augmenting."
+                    if cached
+                    else "; augment anew in every pass over the data."
+                )
+            )
+        if np.array_equal(order_1, order_2):
+            if np.array_equal(order_1, np.arange(count)):
+                raise Mistake(
+                    "the examples come in their original order: shuffle them "
+                    "(`shuffle(len(x))`) before batching."
+                )
+            raise Mistake(
+                "both epochs yield the examples in the same order, so the model sees "
+                "the same batches every epoch: let `shuffle` reshuffle at each pass "
+                "(no `reshuffle_each_iteration=False`; any `cache()` goes before "
+                "`shuffle`)."
+            )
+        if _contiguous(batches_1, batch_size) or batches_1 == batches_2:
+            raise Mistake(
+                "each batch holds the same consecutive examples every epoch, only the "
+                "order of the batches changes: shuffle the examples *before* "
+                "`batch`."
+            )
+        reach = max(np.max(order - np.arange(count)) for order in (order_1, order_2))
+        if reach < count // 2:
+            raise Mistake(
+                f"an example moves at most {reach} places: the shuffle buffer is too "
+                f"small to mix the data (the buffer, not the batch size, sets how far "
+                f"examples travel). Use a buffer of `len(x)`."
+            )
         if stages and "Prefetch" not in stages[0]:
             raise Mistake(
                 "end the pipeline with `.prefetch(tf.data.AUTOTUNE)`, so that the "
                 "next batches are prepared while the model trains."
             )
-        if stages and not any("ParallelMap" in stage for stage in stages):
+        if not any("ParallelMap" in stage for stage in stages):
             raise Mistake(
                 "pass `num_parallel_calls=tf.data.AUTOTUNE` to `map`, so that "
                 "several batches are augmented at once."
             )
-        if stages and not any("Shuffle" in stage for stage in stages):
-            raise Mistake(
-                "shuffle the examples (before batching), so that each epoch sees "
-                "new batches."
-            )
         return (
-            "shuffled (x, y) pairs in batches, augmented in training mode by a "
-            "parallel map, prefetched; every image once, labels still matching."
+            f"over two passes ({count} examples, batches of {batch_size}): every "
+            f"example once per pass with its label, new batches and a new "
+            f"augmentation (training mode, once per batch) each pass, a parallel map "
+            f"and prefetch."
         )
 
     return run_check("Exercise 3", verify, graded)
 
 
-def _layers():
+# --- Exercise 4: is a layer the identity at inference? ---
+
+
+def _test_layers():
+    """(layer, is the identity at inference, what a wrong "True" reveals)."""
     import keras
 
-    from utils import augmentation
+    from utils import augmentation, models
 
-    class AlwaysNoisy(keras.layers.Layer):
-        """A broken augmentation: it adds noise whatever ``training`` says."""
+    class MirrorAtInference(keras.layers.Layer):
+        """Broken: mirrors images even at inference (same mean, same pixels)."""
 
         def call(self, inputs, training=None):
-            return inputs + keras.random.normal(keras.ops.shape(inputs), 0.0, 0.1, 1)
+            return keras.ops.flip(inputs, axis=2)
 
-    class AlwaysBrighter(keras.layers.Layer):
-        """A broken augmentation: it adds 0.1 whatever ``training`` says."""
+    class NoisyAtInference(keras.layers.Layer):
+        """Broken: adds zero-mean noise whatever ``training`` says."""
+
+        def call(self, inputs, training=None):
+            return inputs + keras.random.normal(keras.ops.shape(inputs), 0.0, 0.05, 1)
+
+    class BrighterAtInference(keras.layers.Layer):
+        """Broken: adds 0.1 whatever ``training`` says (the same every call)."""
 
         def call(self, inputs, training=None):
             return inputs + 0.1
 
+    class NudgedAtInference(keras.layers.Layer):
+        """Broken: scales one pixel of each image by 1 + 1e-6 (np.allclose, whose
+        relative tolerance is 1e-5, misses it)."""
+
+        def call(self, inputs, training=None):
+            nudge = np.ones(keras.ops.shape(inputs)[1:], "float32")
+            nudge[0, 0, 0] += 1e-6
+            return inputs * nudge
+
+    class MirrorAllButFirst(keras.layers.Layer):
+        """Broken: mirrors every image of the batch but the first, at inference."""
+
+        def call(self, inputs, training=None):
+            rest = keras.ops.flip(inputs[1:], axis=2)
+            return keras.ops.concatenate([inputs[:1], rest], axis=0)
+
+    combined = keras.Sequential(
+        models.augmentation_layers(["flip", "translate", "cutout"], seed=2)
+    )
+    summary = "a summary (mean, sorted pixels or shape)"
     return [
-        (keras.layers.RandomFlip("horizontal", seed=0), True),
-        (keras.layers.RandomTranslation(0.2, 0.2, seed=0), True),
-        (augmentation.RandomShiftAndFlip(2, 5, seed=0), True),
-        (AlwaysNoisy(), False),
-        (AlwaysBrighter(), False),
+        (keras.layers.RandomFlip("horizontal", seed=0), True, ""),
+        (keras.layers.RandomTranslation(0.2, 0.2, seed=0), True, ""),
+        (augmentation.RandomShiftAndFlip(2, 5, seed=0), True, ""),
+        (combined, True, ""),
+        (keras.layers.Identity(), True, ""),
+        (
+            MirrorAtInference(),
+            False,
+            f"it mirrors every image at inference, which leaves {summary} unchanged: "
+            f"compare pixel by pixel, e.g. `np.array_equal(output, images)`.",
+        ),
+        (
+            MirrorAllButFirst(),
+            False,
+            "it mirrors every image of the batch but the first: compare every image "
+            "of the batch, not only the first.",
+        ),
+        (
+            BrighterAtInference(),
+            False,
+            "it adds 0.1 to every pixel at every call: compare the output with the "
+            "input images, not with a second call of the layer.",
+        ),
+        (
+            NoisyAtInference(),
+            False,
+            "it adds noise at inference: compare the output with the input images.",
+        ),
+        (
+            NudgedAtInference(),
+            False,
+            "it changes one pixel by a millionth. The exercise asks for exactly the "
+            "input: "
+            "`np.array_equal`, not `np.allclose`, which lets small changes through.",
+        ),
     ]
 
 
@@ -281,29 +765,248 @@ def identity_at_inference(function, graded: bool = False):
     """Exercise 4: ``function(layer, images)``: True when inference changes nothing."""
 
     def verify():
-        images = _images(8, 12, seed=3).astype("float32")
-        for layer, expected in _layers():
-            answer = call_answer("Exercise 4", function, layer, images.copy())
+        draw = np.random.default_rng()
+        height = int(draw.integers(10, 14))
+        shape = (8, height, height + int(draw.integers(1, 4)), 1)
+        images = draw.uniform(0.05, 1.0, shape).astype("float32")
+        wrong_true, wrong_false = [], []
+        for layer, expected, reveals in _test_layers():
+            given = images.copy()
+            answer = call_answer("Exercise 4", function, layer, given)
             if not isinstance(answer, bool | np.bool_):
                 raise Mistake(
-                    f"return True or False, got {type(answer).__name__}; "
-                    f"`np.array_equal` gives one answer for the whole batch."
+                    f"return True or False, got {type(answer).__name__}"
+                    + (f" of shape {np.shape(answer)}" if np.ndim(answer) else "")
+                    + "; `np.array_equal` gives one answer for the whole batch."
                 )
-            if bool(answer) == expected:
-                continue
-            name = type(layer).__name__
-            if expected:
+            if not np.array_equal(given, images):
                 raise Mistake(
-                    f"{name} is the identity at inference, but your function said "
-                    f"False. Call the layer with `training=False`."
+                    "your function changed `images` in place; compare without "
+                    "modifying them."
                 )
+            if bool(answer) != expected:
+                name = type(layer).__name__
+                (wrong_false if expected else wrong_true).append((name, reveals))
+        if wrong_false:
+            names = ", ".join(name for name, _ in wrong_false)
             raise Mistake(
-                f"a layer that changes images even at inference ({name}) passed. "
-                f"Compare the output's values with the input, not only its shape."
+                f"your function said False for {names}, which leave images unchanged "
+                f"at inference. Call the layer with `training=False`: called without "
+                f"it, augmentation layers augment."
             )
+        if wrong_true:
+            name, reveals = wrong_true[0]
+            raise Mistake(f"your function said True for {name}, but {reveals}")
         return (
-            "RandomFlip, RandomTranslation and RandomShiftAndFlip pass; layers that "
-            "change images at inference are caught."
+            "augmentation layers (alone or in a keras.Sequential) pass, and layers "
+            "that mirror, brighten, add noise or nudge one pixel at inference are "
+            "caught."
         )
 
     return run_check("Exercise 4", verify, graded)
+
+
+# --- Exercise 5: predict, run and read an experiment ---
+
+
+def _probe_keys() -> list[str]:
+    from utils import evaluation
+
+    return [f"{name}_accuracy" for name in evaluation.PROBES]
+
+
+def _synthetic_group(name, columns, seeds):
+    """A `RunGroup` of records whose metrics hold ``columns[key][i]`` for seed i."""
+    from utils.training import Run, RunGroup
+
+    runs = []
+    for index, seed in enumerate(seeds):
+        record = {key: float(values[index]) for key, values in columns.items()}
+        record.update(name=name, seed=seed, history={})
+        record["generalization_gap"] = (
+            record["train_accuracy"] - record["test_accuracy"]
+        )
+        runs.append(Run(record=record, model=None))
+    return RunGroup(name, runs)
+
+
+def _probe_experiments():
+    """Pairs of groups on which each way of misreading `compare` answers differently.
+
+    In the first, shifted and contrast accuracy helped (their whole interval lies
+    above 0); flipped rose on average and noisy on the first seed only, both with
+    an interval around 0; rotated hurt; clean test accuracy helped. In the second
+    nothing helped; in the third each side has one seed, which cannot decide.
+    """
+    base = {
+        "train_accuracy": [0.95, 0.96, 0.955],
+        "val_accuracy": [0.85, 0.86, 0.855],
+        "test_accuracy": [0.85, 0.86, 0.855],
+        "shifted_accuracy": [0.70, 0.72, 0.71],
+        "flipped_accuracy": [0.80, 0.81, 0.79],
+        "rotated_accuracy": [0.60, 0.61, 0.62],
+        "noisy_accuracy": [0.75, 0.74, 0.76],
+        "contrast_accuracy": [0.50, 0.52, 0.51],
+    }
+    change = {
+        "train_accuracy": [-0.03, -0.031, -0.029],
+        "val_accuracy": [0.02, 0.021, 0.019],
+        "test_accuracy": [0.02, 0.021, 0.019],
+        "shifted_accuracy": [0.10, 0.09, 0.08],
+        "flipped_accuracy": [-0.03, 0.03, 0.03],
+        "rotated_accuracy": [-0.05, -0.055, -0.055],
+        "noisy_accuracy": [0.04, -0.04, -0.04],
+        "contrast_accuracy": [0.08, 0.07, 0.075],
+    }
+    nothing = dict(change)
+    nothing.update(
+        shifted_accuracy=[0.05, -0.04, 0.01],
+        contrast_accuracy=[-0.02, -0.021, -0.019],
+    )
+    experiments = []
+    for changes, seeds in ((change, (0, 1, 2)), (nothing, (3, 4, 5)), (change, (0,))):
+        n = len(seeds)
+        control = {key: values[:n] for key, values in base.items()}
+        treatment = {
+            key: np.add(values[:n], changes[key][:n]) for key, values in base.items()
+        }
+        experiments.append(
+            (
+                _synthetic_group("control", control, seeds),
+                _synthetic_group("treatment", treatment, seeds),
+            )
+        )
+    return experiments
+
+
+def _helped(control, treatment, keys, rule) -> set[str]:
+    from utils import evaluation
+
+    chosen = set()
+    for key in keys:
+        comparison = evaluation.compare(control, treatment, key)
+        if rule(comparison, control, treatment, key):
+            chosen.add(key)
+    return chosen
+
+
+# Ways to misread the comparison, each with the hint that names it.
+_READINGS = {
+    "right": lambda c, ctl, trt, key: c.verdict == "helped",
+    "every metric": None,  # the right rule over every accuracy in the records
+    "swapped": lambda c, ctl, trt, key: c.verdict == "hurt",
+    "sign": lambda c, ctl, trt, key: c.difference > 0,
+    "not hurt": lambda c, ctl, trt, key: c.verdict != "hurt",
+    "first seed": lambda c, ctl, trt, key: (
+        trt.runs[0].record[key] > ctl.runs[0].record[key]
+    ),
+}
+_READING_HINTS = {
+    "every metric": "return only the probe's keys (shifted, flipped, rotated, "
+    "noisy, contrast); clean test, validation and training accuracy are not part "
+    "of the probe.",
+    "swapped": "you returned the keys where the treatment *hurt*: the control "
+    "(baseline) comes first, `compare(control, treatment, key)`.",
+    "sign": "a positive difference is not enough: when the 95 % interval includes "
+    "0 the verdict is 'no difference we can measure'; keep only 'helped'.",
+    "not hurt": "'no difference we can measure' is not 'helped': keep only the "
+    "keys whose verdict is 'helped'.",
+    "first seed": "you compared the first seed's runs only; one seed cannot decide: "
+    "read the verdict of `compare`, which uses every seed.",
+}
+
+
+def _as_keys(answer, keys) -> set[str]:
+    from utils.checks import describe
+
+    if isinstance(answer, str) or not isinstance(
+        answer, list | tuple | set | frozenset
+    ):
+        raise Mistake(
+            f"return a list of keys, e.g. `['shifted_accuracy']` (or `[]`); got "
+            f"{describe(answer)}."
+        )
+    chosen = set()
+    for item in answer:
+        if not isinstance(item, str):
+            raise Mistake(
+                f"the list should hold keys (text); it holds {describe(item)}."
+            )
+        key = item if item.endswith("_accuracy") else f"{item}_accuracy"
+        chosen.add(key)
+    return chosen
+
+
+def _names(keys) -> str:
+    return ", ".join(sorted(keys)) if keys else "none"
+
+
+def probes_helped(function, control, treatment, prediction=None, graded=False):
+    """Exercise 5: ``function(control, treatment)`` lists the probe keys on which
+    `utils.evaluation.compare` says the treatment helped; checked on the
+    learner's own runs and on made-up groups where each misreading differs."""
+
+    def verify():
+        keys = _probe_keys()
+        for group, role in ((control, "control"), (treatment, "treatment")):
+            records = getattr(group, "records", None)
+            if not records or any(key not in records[0] for key in keys):
+                raise Mistake(
+                    f"`{role}` should be the group of runs from the cell above "
+                    f"(`utils.training.fit_seeds`); run that cell first."
+                )
+        cases = [(control, treatment), *_probe_experiments()]
+        all_accuracies = [
+            key for key in control.records[0] if key.endswith("_accuracy")
+        ]
+        answers = []
+        for case_control, case_treatment in cases:
+            answer = call_answer("Exercise 5", function, case_control, case_treatment)
+            answers.append(_as_keys(answer, keys))
+        expected = [_helped(c, t, keys, _READINGS["right"]) for c, t in cases]
+        if answers == expected:
+            line = (
+                f"the verdicts of `compare` read right on your runs and on "
+                f"{len(cases) - 1} made-up experiments. On your runs the treatment "
+                f"helped on: {_names(expected[0])}"
+            )
+            if prediction is not None:
+                try:
+                    line += f" (you predicted: {_names(_as_keys(prediction, keys))})"
+                except Mistake:
+                    line += f" (you predicted: {prediction!r})"
+            return line + "."
+        for reading, hint in _READING_HINTS.items():
+            if reading == "every metric":
+                variant = [
+                    _helped(c, t, all_accuracies, _READINGS["right"]) for c, t in cases
+                ]
+            else:
+                variant = [_helped(c, t, keys, _READINGS[reading]) for c, t in cases]
+            if answers == variant:
+                raise Mistake(hint)
+        if len(set(map(frozenset, answers))) == 1:
+            raise Mistake(
+                f"your answer stayed {_names(answers[0])} on every pair of groups, "
+                f"while the verdicts changed: compute it from `control` and "
+                f"`treatment`."
+            )
+        if all(a <= e for a, e in zip(answers, expected, strict=True)):
+            missing = set().union(*expected) - set().union(*answers)
+            raise Mistake(
+                f"you left out {_names(missing)}: read the verdict of every probe "
+                f"key (shifted, flipped, rotated, noisy, contrast)."
+            )
+        if answers[0] != expected[0]:
+            raise Mistake(
+                f"on your runs compare says the treatment helped on: "
+                f"{_names(expected[0])}; you returned {_names(answers[0])}."
+            )
+        wrong = next(i for i, (a, e) in enumerate(zip(answers, expected)) if a != e)
+        raise Mistake(
+            f"on a made-up pair of groups compare says the treatment helped on: "
+            f"{_names(expected[wrong])}; you returned {_names(answers[wrong])}. "
+            f"Read each probe key's verdict, and keep the keys that 'helped'."
+        )
+
+    return run_check("Exercise 5", verify, graded)

@@ -1,178 +1,614 @@
-"""Self-checks of the weight decay lab (solutions/03_weight_decay_lab.ipynb)."""
+"""Self-checks of the weight decay lab (solutions/03_weight_decay_lab.ipynb).
+
+The checks draw their inputs anew at every call: models with asymmetric kernels,
+batch normalization and biases, several (learning rate, λ) pairs with
+``lr != 2λ``, arrays whose shape changes from call to call. Each wrong answer is
+compared with the common wrong variants, so that the hint names the mistake.
+The shrink factors of exercise 3 are compared with what Keras' own optimizers
+do to a weight that receives no data gradient, measured in the check.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import Mistake, call_answer, choose_by_validation, run_check
+from utils.checks import Mistake, as_array, call_answer, number, run_check
+
+# --- Exercise 1: the L2 penalty of a model ---
 
 
-def _test_model():
-    """A small CNN with random, non-zero kernels *and* biases."""
+def _random_weights(model, draw):
+    """Non-zero random kernels and biases; batch-norm statistics that are valid."""
+    for weight in model.weights:
+        name = weight.path.rsplit("/", 1)[-1]
+        if "variance" in name or "gamma" in name:
+            value = draw.uniform(0.5, 1.5, weight.shape)
+        else:
+            value = draw.normal(0.0, 0.3, weight.shape)
+        weight.assign(value.astype("float32"))
+
+
+def _penalty_models(draw):
+    """A Sequential CNN (BN, a bias-free conv, dropout) and a functional MLP."""
     import keras
 
-    from utils.models import build_cnn
-
-    keras.utils.set_random_seed(21)
-    model = build_cnn(conv_filters=(4, 8), dense_units=16)
-    rng = np.random.default_rng(21)
-    model.set_weights(
-        [rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()]
+    height = int(draw.integers(7, 10))
+    width = height + int(draw.integers(2, 5))
+    cnn = keras.Sequential(
+        [
+            keras.Input((height, width, 2)),
+            keras.layers.Conv2D(int(draw.integers(3, 6)), (3, 2)),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(int(draw.integers(4, 7)), 1, use_bias=False),
+            keras.layers.Flatten(),
+            keras.layers.Dense(int(draw.integers(5, 9)), activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(int(draw.integers(3, 5)), activation="softmax"),
+        ]
     )
-    return model
+    inputs = keras.Input((int(draw.integers(5, 9)),))
+    hidden = keras.layers.Dense(int(draw.integers(10, 13)))(inputs)
+    hidden = keras.layers.LayerNormalization()(hidden)
+    outputs = keras.layers.Dense(3)(keras.layers.ReLU()(hidden))
+    mlp = keras.Model(inputs, outputs)
+    for model in (cnn, mlp):
+        _random_weights(model, draw)
+    return [("a CNN", cnn), ("a functional model", mlp)]
 
 
-def _kernels_and_biases(model):
+def _parts(model):
+    """Kernels, biases and every other weight of the model, as NumPy arrays."""
+    import keras
+
+    def numpy(variable):
+        return np.asarray(keras.ops.convert_to_numpy(variable), dtype=float)
+
     kernels = [
-        np.asarray(layer.kernel) for layer in model.layers if hasattr(layer, "kernel")
+        numpy(layer.kernel) for layer in model.layers if hasattr(layer, "kernel")
     ]
     biases = [
-        np.asarray(layer.bias)
+        numpy(layer.bias)
         for layer in model.layers
         if getattr(layer, "bias", None) is not None
     ]
-    return kernels, biases
+    return kernels, biases, [numpy(w) for w in model.weights]
 
 
-def _number(answer, what):
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        raise Mistake(
-            f"{what} should be a number, got {type(answer).__name__}."
-        ) from None
+def _penalty_variants(model, lam):
+    """What common mistakes return for ``model``, with the hint for each."""
+    kernels, biases, weights = _parts(model)
+    with_kernel = [layer for layer in model.layers if hasattr(layer, "kernel")]
+    squares = [float(np.sum(k**2)) for k in kernels]
+    total = sum(squares)
+    count = sum(k.size for k in kernels)
+    trainable = sum(
+        float(np.sum(np.asarray(w, dtype=float) ** 2)) for w in model.trainable_weights
+    )
+    return {
+        "that is half the penalty: Keras' L2(λ) is λ·Σw², with no ½.": lam * total / 2,
+        "leave the biases out: the penalty is on kernels only.": lam
+        * (total + sum(float(np.sum(b**2)) for b in biases)),
+        "you summed the squares of every weight of the model; only the conv and dense "
+        "kernels are penalised, not biases or the normalization layers' weights and "
+        "statistics.": lam * sum(float(np.sum(w**2)) for w in weights),
+        "you summed the squares of every trainable weight; only the kernels are "
+        "penalised, not biases or normalization's scale and offset.": lam * trainable,
+        "square each weight and sum; don't take the square root.": lam * np.sqrt(total),
+        "add up the squares of all kernels; you took the square root of each "
+        "kernel's sum (its norm).": lam * sum(np.sqrt(squares)),
+        "sum the squared weights; you took their mean.": lam * total / count,
+        "multiply the sum of squares by λ (`lam`).": total,
+        "multiply by λ once, not λ².": lam**2 * total,
+        "square the weights: λ·Σw², not λ·Σ|w| (that is the L1 penalty).": lam
+        * sum(float(np.sum(np.abs(k))) for k in kernels),
+        "add up *every* kernel; you took only the first.": lam * squares[0],
+        "add up the dense kernels too; you took only the conv kernels.": lam
+        * sum(
+            s
+            for s, layer in zip(squares, with_kernel)
+            if "Conv" in type(layer).__name__
+        ),
+        "add up the conv kernels too; you took only the dense ones.": lam
+        * sum(
+            s
+            for s, layer in zip(squares, with_kernel)
+            if "Dense" in type(layer).__name__
+        ),
+        "add up *every* kernel; you took only the last.": lam * squares[-1],
+        "the penalty is 0 here: these models have no regularizer, so "
+        "`model.losses` is empty. Compute λ·Σw² from the kernels themselves.": 0.0,
+    }
 
 
 def l2_penalty(function, graded: bool = False):
     """Exercise 1: ``function(model, lam)`` is lam times the sum of squared kernels."""
 
     def verify():
-        model = _test_model()
-        kernels, biases = _kernels_and_biases(model)
-        squares = sum(float(np.sum(k**2)) for k in kernels)
-        bias_squares = sum(float(np.sum(b**2)) for b in biases)
-        count = sum(k.size for k in kernels)
-        for lam in (1e-3, 0.05):
-            value = _number(
-                call_answer("Exercise 1", function, model, lam), "The penalty"
+        draw = np.random.default_rng()
+        for description, model in _penalty_models(draw):
+            lams = (
+                round(float(10 ** draw.uniform(-4, -2)), 6),
+                round(float(draw.uniform(0.02, 0.3)), 3),
             )
-            expected = lam * squares
-            if np.isclose(value, expected, rtol=1e-4):
-                continue
-            if np.isclose(value, expected / 2, rtol=1e-4):
+            values = []
+            for lam in lams:
+                before = [np.array(w) for w in model.get_weights()]
+                answer = call_answer("Exercise 1", function, model, lam)
+                values.append(number(answer, "The penalty"))
+                if not all(
+                    np.array_equal(a, b)
+                    for a, b in zip(before, model.get_weights(), strict=True)
+                ):
+                    raise Mistake(
+                        "your function changed the model's weights; read them "
+                        "(`np.asarray(layer.kernel)`) without assigning to them."
+                    )
+            kernels, _, _ = _parts(model)
+            squares = sum(float(np.sum(k**2)) for k in kernels)
+            implied = [value / squares for value in values]
+            for lam, value in zip(lams, values, strict=True):
+                expected = lam * squares
+                if np.isclose(value, expected, rtol=1e-4):
+                    continue
+                for hint, wrong in _penalty_variants(model, lam).items():
+                    if np.isclose(value, wrong, rtol=1e-4, atol=1e-12):
+                        raise Mistake(f"on {description} with λ = {lam:g}: {hint}")
+                if np.isclose(*implied, rtol=1e-4):
+                    raise Mistake(
+                        f"your penalty is {implied[0]:.3g}·Σw² whatever λ is (tried "
+                        f"λ = {lams[0]:g} and {lams[1]:g}): multiply by the argument "
+                        f"`lam`."
+                    )
                 raise Mistake(
-                    "that is half the penalty: Keras' L2(λ) is λ·Σw², with no ½."
+                    f"on {description} with λ = {lam:g} the penalty is λ·Σw² = "
+                    f"{expected:.6g} over its {len(kernels)} kernels; you returned "
+                    f"{value:.6g}."
                 )
-            if np.isclose(value, lam * (squares + bias_squares), rtol=1e-4):
-                raise Mistake("leave the biases out: the penalty is on kernels only.")
-            if np.isclose(value, lam * np.sqrt(squares), rtol=1e-4):
-                raise Mistake("square each weight and sum; don't take the square root.")
-            if np.isclose(value, lam * squares / count, rtol=1e-4):
-                raise Mistake("sum the squared weights; you took their mean.")
-            if np.isclose(value, squares, rtol=1e-4):
-                raise Mistake("multiply the sum of squares by λ (`lam`).")
-            raise Mistake(
-                f"expected λ·Σw² = {expected:.6f} for λ = {lam}, got {value:.6f}."
-            )
-        return "λ·Σw² over every conv and dense kernel, biases excluded, no ½."
+        return (
+            "λ·Σw² over every conv and dense kernel, biases and normalization "
+            "weights excluded, no ½, on two models and several λ."
+        )
 
     return run_check("Exercise 1", verify, graded)
+
+
+# --- Exercise 2: one SGD step on the penalised loss ---
+
+# (lr, λ) pairs chosen so that no two mistakes give the same step: lr is never
+# λ, 2λ or λ/2, and neither is 0.5 or 1.
+STEP_PAIRS = ((0.3, 0.07), (0.05, 0.4), (0.2, 0.15), (0.01, 0.3), (0.12, 0.45))
+
+
+def _step_variants(w, grad, lr, lam):
+    """What common mistakes return, with the hint for each."""
+    return {
+        "the gradient of λw² is 2λw; you used λw (the ½ convention, or the "
+        "decoupled λ of an optimizer's `weight_decay`).": w - lr * (grad + lam * w),
+        "the penalty's gradient must be subtracted too: you made the weights grow.": w
+        - lr * (grad - 2 * lam * w),
+        "include the data gradient `grad` as well as the decay.": w - lr * 2 * lam * w,
+        "the decay is also multiplied by the learning rate: w - lr·(grad + 2λw), "
+        "not w - lr·grad - 2λw.": w - lr * grad - 2 * lam * w,
+        "decay the weights, not the gradient: the penalty's gradient is 2λw.": w
+        - lr * grad * (1 + 2 * lam),
+        "the penalty's gradient is 2λ·w: multiply by the weights.": w
+        - lr * (grad + 2 * lam),
+        "add the penalty's gradient 2λw: this is a step on the data loss alone.": w
+        - lr * grad,
+        "step *against* the gradient: w - lr·(...), not w + lr·(...).": w
+        + lr * (grad + 2 * lam * w),
+        "both terms come from the same weights w: the shrink is (1 - 2·lr·λ)·w - "
+        "lr·grad, not (w - lr·grad)·(1 - 2·lr·λ).": (w - lr * grad)
+        * (1 - 2 * lr * lam),
+    }
 
 
 def sgd_step_l2(function, graded: bool = False):
     """Exercise 2: ``function(w, grad, lr, lam)`` is one SGD step on the L2 loss."""
 
     def verify():
-        rng = np.random.default_rng(3)
-        w = rng.normal(size=(6, 4))
-        grad = rng.normal(size=(6, 4))
-        lr, lam = 0.1, 0.05
-        original = w.copy()
-        answer = call_answer("Exercise 2", function, w, grad, lr, lam)
-        try:
-            answer = np.asarray(answer, dtype=float)
-        except (TypeError, ValueError):
-            raise Mistake("return the new weights as a NumPy array.") from None
-        if not np.array_equal(w, original):
-            raise Mistake("return new weights; don't change `w` in place.")
-        if answer.shape != w.shape:
+        draw = np.random.default_rng()
+        pairs = [STEP_PAIRS[i] for i in draw.choice(len(STEP_PAIRS), 3, replace=False)]
+        shapes = [(3, 5), (2, 3, 4), (int(draw.integers(5, 9)),)]
+        for (lr, lam), shape in zip(pairs, shapes, strict=True):
+            w = draw.normal(size=shape)
+            grad = draw.normal(size=shape)
+            given_w, given_grad = w.copy(), grad.copy()
+            answer = call_answer("Exercise 2", function, given_w, given_grad, lr, lam)
+            if not np.array_equal(given_w, w) or not np.array_equal(given_grad, grad):
+                name = "w" if not np.array_equal(given_w, w) else "grad"
+                raise Mistake(
+                    f"your function changed `{name}` in place (`{name} -= ...` or "
+                    f"`{name} *= ...` rewrite the caller's array); return new "
+                    f"weights, e.g. `return w - lr * (...)`."
+                )
+            answer = as_array(answer, "The new weights")
+            if answer.shape != w.shape:
+                raise Mistake(
+                    f"the new weights should have the shape of `w`, {w.shape}; got "
+                    f"{answer.shape}."
+                )
+            expected = w - lr * (grad + 2 * lam * w)
+            if np.allclose(answer, expected):
+                continue
+            for hint, wrong in _step_variants(w, grad, lr, lam).items():
+                if np.allclose(answer, wrong):
+                    raise Mistake(f"with lr = {lr} and λ = {lam}: {hint}")
             raise Mistake(
-                f"the new weights should have shape {w.shape}, got {answer.shape}."
+                f"with lr = {lr} and λ = {lam} the step is w - lr·(grad + 2λ·w); "
+                f"your weights differ from it by up to "
+                f"{np.max(np.abs(answer - expected)):.3g}."
             )
-        expected = w - lr * (grad + 2 * lam * w)
-        if np.allclose(answer, expected):
-            return (
-                "w - lr·(grad + 2λw): the gradient of λ·Σw² is 2λw, which shrinks each "
-                "weight by the factor 1 - 2·lr·λ."
-            )
-        candidates = {
-            "the gradient of λw² is 2λw; you used λw (the ½ convention).": w
-            - lr * (grad + lam * w),
-            "the penalty's gradient must be subtracted: you made the weights grow.": w
-            - lr * (grad - 2 * lam * w),
-            "include the data gradient `grad` as well as the decay.": w
-            - lr * 2 * lam * w,
-            "the decay is also multiplied by the learning rate: w - lr·(grad + 2λw).": w
-            * (1 - 2 * lam)
-            - lr * grad,
-            "decay the weights, not the gradient.": w - lr * grad * (1 + 2 * lam),
-        }
-        for hint, wrong in candidates.items():
-            if np.allclose(answer, wrong):
-                raise Mistake(hint)
-        raise Mistake("expected w - lr * (grad + 2 * lam * w).")
+        return (
+            "w - lr·(grad + 2λw) for several (lr, λ) pairs and shapes, inputs left "
+            "unchanged: each step shrinks every weight by the factor 1 - 2·lr·λ."
+        )
 
     return run_check("Exercise 2", verify, graded)
 
 
-def count_small_weights(function, graded: bool = False):
-    """Exercise 3: ``function(model, threshold)`` counts kernel weights with w² < t."""
+# --- Exercise 3: the shrink factor of an idle weight ---
+
+OPTIMIZERS = ("sgd", "adamw")
+# (optimizer, lr, decay, steps): lr never decay or 2·decay; the right factor and
+# every wrong variant differ by more than 0.5 % in each (tested; the check
+# tolerates 0.01 %).
+SHRINK_CASES = (
+    ("sgd", 0.1, 0.15, 20),
+    ("sgd", 0.05, 0.4, 20),
+    ("sgd", 0.2, 0.06, 30),
+    ("adamw", 0.05, 0.6, 20),
+    ("adamw", 0.1, 0.35, 15),
+    ("adamw", 0.02, 1.5, 20),
+)
+
+
+def measured_shrink(optimizer: str, lr: float, decay: float, steps: int) -> float:
+    """Train a dense layer whose first inputs are always 0 for ``steps`` steps and
+    return what became of their weights: ``w_after / w_before``.
+
+    ``"sgd"``: plain SGD with ``L2(decay)`` on the kernel; ``"adamw"``: AdamW with
+    ``weight_decay=decay``. The idle weights receive no gradient from the data,
+    so only the decay acts on them.
+    """
+    import keras
+
+    idle, features = 3, 7
+    regularizer = keras.regularizers.L2(decay) if optimizer == "sgd" else None
+    layer = keras.layers.Dense(4, kernel_regularizer=regularizer)
+    model = keras.Sequential([keras.Input((features,)), layer])
+    if optimizer == "sgd":
+        chosen = keras.optimizers.SGD(lr)
+    else:
+        chosen = keras.optimizers.AdamW(lr, weight_decay=decay)
+    model.compile(chosen, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(steps)
+    x = rng.normal(size=(16, features)).astype("float32")
+    x[:, :idle] = 0.0
+    y = rng.integers(0, 4, 16)
+    before = keras.ops.convert_to_numpy(layer.kernel)[:idle].astype(float)
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    after = keras.ops.convert_to_numpy(layer.kernel)[:idle].astype(float)
+    return float(np.median(after / before))
+
+
+def _shrink_variants(optimizer, lr, decay, steps):
+    coupled = 2 * lr * decay if optimizer == "sgd" else lr * decay
+    other = lr * decay if optimizer == "sgd" else 2 * lr * decay
+    if optimizer == "sgd":
+        other_hint = (
+            "that is AdamW's factor. L2(λ) in the loss adds 2λw to the gradient, so "
+            "each SGD step multiplies an idle weight by 1 - 2·lr·λ: (1 - 2·lr·λ)^steps."
+        )
+    else:
+        other_hint = (
+            "that is the factor of L2(λ) under plain SGD, (1 - 2·lr·λ)^steps. AdamW "
+            "decays outside the gradient: each step does w ← w - lr·d·w (Keras "
+            "multiplies `weight_decay` by the learning rate), so the factor is "
+            "(1 - lr·d)^steps; Adam's normalization does not touch it."
+        )
+    return {
+        other_hint: (1 - other) ** steps,
+        f"that is one step's factor; after {steps} steps it is applied {steps} "
+        f"times: (1 - {coupled:g})^steps.": 1 - coupled,
+        "the factors multiply, step after step: (1 - x)^steps, not 1 - x·steps.": 1
+        - coupled * steps,
+        "close, but exp(-x·steps) only approximates the product of the steps' "
+        "factors; return (1 - x)^steps exactly.": np.exp(-coupled * steps),
+        "that is the share of the weight removed, 1 - factor; return the factor "
+        "the weight is multiplied by.": 1 - (1 - coupled) ** steps,
+        "count every step: the factor is applied `steps` times.": (1 - coupled)
+        ** (steps - 1),
+        "the decay is scaled by the learning rate: (1 - lr·...)^steps.": (
+            1 - (2 * decay if optimizer == "sgd" else decay)
+        )
+        ** steps,
+    }
+
+
+def shrink_factor(function, graded: bool = False):
+    """Exercise 3: ``function(optimizer, lr, decay, steps)``: what an idle weight
+    is multiplied by, as Keras measures it."""
 
     def verify():
-        model = _test_model()
-        kernels, biases = _kernels_and_biases(model)
-        values = np.concatenate([k.reshape(-1) for k in kernels])
-        bias_values = np.concatenate([b.reshape(-1) for b in biases])
-        for threshold in (1e-2, 1e-3):
-            answer = call_answer("Exercise 3", function, model, threshold)
-            expected = int(np.sum(values**2 < threshold))
-            if isinstance(answer, float) and 0 < answer < 1:
-                raise Mistake("return the number of weights, not the fraction.")
-            count = _number(answer, "The count")
-            if count == expected:
+        draw = np.random.default_rng()
+        cases = [
+            *(SHRINK_CASES[i] for i in draw.choice(3, 2, replace=False)),
+            *(SHRINK_CASES[3 + i] for i in draw.choice(3, 2, replace=False)),
+        ]
+        for optimizer, lr, decay, steps in cases:
+            answer = call_answer("Exercise 3", function, optimizer, lr, decay, steps)
+            value = number(answer, "The shrink factor")
+            measured = measured_shrink(optimizer, lr, decay, steps)
+            if np.isclose(value, measured, rtol=1e-4):
                 continue
-            if count == int(np.sum(np.abs(values) < threshold)):
-                raise Mistake(
-                    "compare the *square* of each weight with the threshold "
-                    "(w² < threshold), not |w|."
-                )
-            if count == expected + int(np.sum(bias_values**2 < threshold)):
-                raise Mistake("count kernel weights only; leave the biases out.")
-            if count == int(np.sum(values**2 > threshold)):
-                raise Mistake("count the *small* weights: w² below the threshold.")
-            raise Mistake(
-                f"with threshold {threshold}, {expected:,} kernel weights have w² "
-                f"below it; you counted {count:,}."
+            setting = (
+                f"with {'SGD + L2(λ)' if optimizer == 'sgd' else 'AdamW'}, lr = {lr}, "
+                f"{'λ' if optimizer == 'sgd' else 'weight_decay'} = {decay}, "
+                f"{steps} steps"
             )
-        return "counts the conv and dense kernel weights with w² below the threshold."
+            for hint, wrong in _shrink_variants(optimizer, lr, decay, steps).items():
+                if np.isclose(value, wrong, rtol=1e-4, atol=1e-12):
+                    raise Mistake(f"{setting}: {hint}")
+            raise Mistake(
+                f"{setting}, Keras shrank an idle weight by the factor {measured:.4f}; "
+                f"you returned {value:.4f}."
+            )
+        return (
+            "(1 - 2·lr·λ)^steps for SGD + L2(λ) and (1 - lr·d)^steps for AdamW, as "
+            "Keras' own optimizers shrank a weight with no data gradient, on "
+            f"{len(cases)} settings."
+        )
 
     return run_check("Exercise 3", verify, graded)
 
 
-# Best validation, test and training accuracy, the smallest gap and the largest
-# λ all fall on different records, so each mistake gives its own answer.
-LAMBDA_RECORDS = tuple(
-    {"l2": l2, "train_accuracy": train, "val_accuracy": val, "test_accuracy": test}
-    for l2, train, val, test in (
-        (0.0, 0.960, 0.877, 0.873),
-        (1e-5, 0.955, 0.879, 0.886),
-        (1e-4, 0.940, 0.887, 0.880),
-        (1e-3, 0.890, 0.882, 0.878),
-        (1e-2, 0.850, 0.835, 0.846),
-    )
-)
+# --- Exercise 4: predict, run and choose λ ---
+
+VERDICTS = ("helped", "hurt", "no difference we can measure", "cannot decide")
+SWEEP = (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+SEEDS = (0, 1, 2)
 
 
-def choose_lambda(function, graded: bool = False):
-    """Exercise 4: ``function(records)`` returns the λ with the best val accuracy."""
-    return choose_by_validation("Exercise 4", function, LAMBDA_RECORDS, "l2", graded)
+def _synthetic_group(name, columns):
+    """A `RunGroup` whose run for seed i holds ``columns[key][i]``."""
+    from utils.training import Run, RunGroup
+
+    runs = []
+    for index, seed in enumerate(SEEDS):
+        record = {key: float(values[index]) for key, values in columns.items()}
+        record.update(name=name, seed=seed, history={})
+        record["generalization_gap"] = (
+            record["train_accuracy"] - record["test_accuracy"]
+        )
+        runs.append(Run(record=record, model=None))
+    return RunGroup(name, runs)
+
+
+def _sweeps(draw):
+    """Made-up sweeps where each way of choosing λ picks a different one.
+
+    Roles: the best mean validation accuracy ("val"), the best mean test accuracy,
+    the best single run's validation accuracy (one lucky seed), the best first
+    seed, the best mean training accuracy and the smallest mean gap fall on six
+    different λ. The chosen λ's test accuracy against the baseline's helped,
+    made no difference we can measure (with a positive mean) or hurt; its
+    validation accuracy helped each time.
+    """
+    sweeps = []
+    for verdict in ("helped", "no difference we can measure", "hurt"):
+        others = [lam for lam in SWEEP if lam != 0.0]
+        chosen = others.pop(int(draw.integers(len(others))))
+        # The baseline takes a role that leaves its validation and test accuracy
+        # ordinary, so that the chosen λ's comparison with it is clear-cut.
+        baseline_role = str(draw.choice(["train", "gap"]))
+        roles = [
+            r for r in ("test", "lucky", "first", "train", "gap") if r != baseline_role
+        ]
+        draw.shuffle(roles)
+        assignment = {0.0: baseline_role, chosen: "val"}
+        assignment.update(zip(others, roles, strict=True))
+        columns = {}
+        for lam, role in assignment.items():
+            val = np.full(3, 0.850) + draw.uniform(-0.002, 0.002, 3)
+            test = np.full(3, 0.845) + draw.uniform(-0.002, 0.002, 3)
+            train = val + 0.06
+            if role == "lucky":
+                val = np.array([0.840, 0.842, 0.895])
+            if role == "first":
+                val = np.array([0.888, 0.841, 0.843])
+            if role == "train":
+                train = np.full(3, 0.99)
+            if role == "gap":
+                train = val + 0.002
+            if role == "test":
+                test = np.full(3, 0.89) + draw.uniform(-0.002, 0.002, 3)
+            columns[lam] = {"val": val, "test": test, "train": train}
+        base = columns[0.0]
+        columns[chosen]["val"] = base["val"] + np.array([0.030, 0.031, 0.029])
+        columns[chosen]["val"][0] = min(columns[chosen]["val"][0], 0.884)
+        shift = {
+            "helped": [0.020, 0.021, 0.019],
+            "no difference we can measure": [0.030, -0.020, 0.010],
+            "hurt": [-0.020, -0.021, -0.019],
+        }[verdict]
+        columns[chosen]["test"] = base["test"] + np.array(shift)
+        groups = {
+            lam: _synthetic_group(
+                f"l2 {lam:g}",
+                {
+                    "val_accuracy": c["val"],
+                    "test_accuracy": c["test"],
+                    "train_accuracy": c["train"],
+                },
+            )
+            for lam, c in sorted(columns.items())
+        }
+        sweeps.append(groups)
+    return sweeps
+
+
+def _choices(groups):
+    """The λ each way of choosing picks, and each way of reading the verdict."""
+    from utils import evaluation
+
+    def mean(lam, key):
+        return groups[lam].mean(key)
+
+    lams = list(groups)
+    choices = {
+        "val": max(lams, key=lambda lam: mean(lam, "val_accuracy")),
+        "test": max(lams, key=lambda lam: mean(lam, "test_accuracy")),
+        "train": max(lams, key=lambda lam: mean(lam, "train_accuracy")),
+        "gap": min(
+            lams,
+            key=lambda lam: mean(lam, "train_accuracy") - mean(lam, "val_accuracy"),
+        ),
+        "lucky": max(lams, key=lambda lam: groups[lam].values("val_accuracy").max()),
+        "first": max(lams, key=lambda lam: groups[lam].values("val_accuracy")[0]),
+        "largest": max(lams),
+    }
+    chosen = choices["val"]
+    baseline = groups[min(lams)]
+    verdicts = {
+        "right": evaluation.compare(baseline, groups[chosen]).verdict,
+        "swapped": evaluation.compare(groups[chosen], baseline).verdict,
+        "validation": evaluation.compare(
+            baseline, groups[chosen], "val_accuracy"
+        ).verdict,
+        "sign": "helped"
+        if groups[chosen].mean("test_accuracy") > baseline.mean("test_accuracy")
+        else "hurt",
+    }
+    return choices, verdicts
+
+
+_CHOICE_HINTS = {
+    "test": "your λ has the best *test* accuracy. Choosing with the test set makes "
+    "the test score optimistic: choose by mean validation accuracy.",
+    "lucky": "your λ has the single best validation run, one lucky seed; choose by "
+    "the mean over seeds, e.g. `groups[lam].mean('val_accuracy')`.",
+    "first": "your λ has the best first seed; use every seed: the mean validation "
+    "accuracy over seeds.",
+    "train": "your λ has the best *training* accuracy, which rewards memorising; "
+    "choose by mean validation accuracy.",
+    "gap": "your λ has the smallest train-validation gap, but a small gap can also "
+    "mean underfitting; choose by mean validation accuracy.",
+    "largest": "you chose the largest λ; choose the one with the best mean "
+    "validation accuracy.",
+}
+_VERDICT_HINTS = {
+    "swapped": "the verdict is reversed: the baseline is the control, "
+    "`compare(groups[0.0], groups[best], 'test_accuracy')`.",
+    "validation": "read the verdict on *test* accuracy: validation accuracy chose "
+    "λ, so it is optimistic for the chosen λ.",
+    "sign": "a higher mean is not a verdict: read `compare(...).verdict`, which "
+    "says 'no difference we can measure' when the interval includes 0.",
+}
+
+
+def _lambda_and_verdict(answer):
+    from utils.checks import describe, two_values
+
+    lam, verdict = two_values(answer, "best_lambda, verdict")
+    verdict = getattr(verdict, "verdict", verdict)  # a Comparison carries one
+    if not isinstance(verdict, str) or verdict not in VERDICTS:
+        raise Mistake(
+            f"the second value should be the verdict of `compare`, one of "
+            f"{', '.join(repr(v) for v in VERDICTS)}; got {describe(verdict)}."
+        )
+    return number(lam, "The chosen λ"), verdict
+
+
+def choose_lambda(function, groups, prediction=None, graded: bool = False):
+    """Exercise 4: ``function(groups)`` returns the λ with the best mean validation
+    accuracy and `compare`'s verdict on its test accuracy against the baseline;
+    checked on the learner's own sweep and on made-up sweeps."""
+
+    def verify():
+        if not isinstance(groups, dict) or 0.0 not in groups or len(groups) < 2:
+            raise Mistake(
+                "`groups` should be the dict {λ: runs} of the cell above, with the "
+                "baseline at λ = 0.0; run that cell first."
+            )
+        draw = np.random.default_rng()
+        sweeps = [dict(groups), *_sweeps(draw)]
+        answers = []
+        for sweep in sweeps:
+            given = dict(sweep)
+            answer = call_answer("Exercise 4", function, given)
+            if given.keys() != sweep.keys():
+                raise Mistake(
+                    "your function changed `groups` (a λ was removed or added); read "
+                    "it without changing it. The baseline, λ = 0, is a candidate too."
+                )
+            answers.append(_lambda_and_verdict(answer))
+        readings = [_choices(sweep) for sweep in sweeps]
+
+        def same(a, b):
+            return bool(np.isclose(a, b, rtol=1e-9, atol=0.0))
+
+        lams_right = [
+            same(lam, choices["val"])
+            for (lam, _), (choices, _) in zip(answers, readings, strict=True)
+        ]
+        if not all(lams_right):
+            for role, hint in _CHOICE_HINTS.items():
+                if all(
+                    same(lam, choices[role])
+                    for (lam, _), (choices, _) in zip(answers, readings, strict=True)
+                ):
+                    raise Mistake(hint)
+            if len({lam for lam, _ in answers}) == 1:
+                raise Mistake(
+                    f"your λ stayed {answers[0][0]:g} in every sweep while the best "
+                    f"mean validation accuracy moved: compute it from `groups`."
+                )
+            wrong = lams_right.index(False)
+            where = "your sweep" if wrong == 0 else "a made-up sweep"
+            raise Mistake(
+                f"on {where} the best mean validation accuracy is at λ = "
+                f"{readings[wrong][0]['val']:g}; you chose {answers[wrong][0]:g}."
+            )
+        verdicts_right = [
+            verdict == verdicts["right"]
+            for (_, verdict), (_, verdicts) in zip(answers, readings, strict=True)
+        ]
+        if not all(verdicts_right):
+            for reading, hint in _VERDICT_HINTS.items():
+                if all(
+                    verdict == verdicts[reading]
+                    for (_, verdict), (_, verdicts) in zip(
+                        answers, readings, strict=True
+                    )
+                ):
+                    raise Mistake(hint)
+            wrong = verdicts_right.index(False)
+            where = "your sweep" if wrong == 0 else "a made-up sweep"
+            raise Mistake(
+                f"on {where} compare's verdict on test accuracy, chosen λ against "
+                f"the baseline, is {readings[wrong][1]['right']!r}; you returned "
+                f"{answers[wrong][1]!r}."
+            )
+        lam, verdict = answers[0]
+        if lam == 0.0:
+            line = (
+                f"on your sweep no decay, λ = 0, has the best mean validation "
+                f"accuracy, so there is nothing to compare (the verdict of the "
+                f"baseline against itself: {verdict}); right on "
+                f"{len(sweeps) - 1} made-up sweeps too"
+            )
+        else:
+            line = (
+                f"on your sweep λ = {lam:g} has the best mean validation accuracy, "
+                f"and against the baseline its test accuracy: {verdict} (also right "
+                f"on {len(sweeps) - 1} made-up sweeps)"
+            )
+        if prediction is not None:
+            line += f"; you predicted {prediction!r}"
+        return line + "."
+
+    return run_check("Exercise 4", verify, graded)
