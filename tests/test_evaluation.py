@@ -302,3 +302,26 @@ def test_smallest_detectable_difference_shrinks_with_more_seeds():
     assert five < three
     assert abs(three - 4.303 * np.sqrt(2) * 0.01 / np.sqrt(3)) < 1e-9
     assert evaluation.smallest_detectable_difference(0.01, 1) == float("inf")
+
+
+def test_one_seed_still_reports_the_test_images_uncertainty_but_no_verdict():
+    labels = np.zeros(1_000, dtype=int)
+    hits_a = np.arange(1_000) % 10 != 0  # 90 % right
+    hits_b = hits_a.copy()
+    hits_b[:40] = ~hits_b[:40]  # the two models disagree on 40 images
+
+    def record(hits):
+        return {
+            "seed": 0,
+            "test_accuracy": float(hits.mean()),
+            "correct": {
+                "test_accuracy": evaluation.pack_correct(labels, np.where(hits, 0, 1))
+            },
+        }
+
+    result = evaluation.compare([record(hits_a)], [record(hits_b)])
+    assert result.verdict == evaluation.CANNOT_DECIDE
+    per_image = hits_b.astype(float) - hits_a.astype(float)
+    expected = 1.96 * per_image.std(ddof=1) / np.sqrt(1_000)
+    assert abs(result.test_half_width - expected) < 1e-12
+    assert f"±{100 * expected:.2f} points" in result.sentence

@@ -273,6 +273,23 @@ def _group_entries(group, metric: str) -> list[tuple[object, float, object]]:
     return entries
 
 
+def _test_images_half_width(control_entries, treatment_entries) -> float:
+    """1.96 x the standard error, over test images, of the difference in hit rate.
+
+    NaN unless every run of both groups stored which images it got right.
+    """
+    control_bits = [bits for _, _, bits in control_entries]
+    treatment_bits = [bits for _, _, bits in treatment_entries]
+    if None in control_bits + treatment_bits:
+        return float("nan")
+    control_hits = np.mean([unpack_correct(b) for b in control_bits], axis=0)
+    treatment_hits = np.mean([unpack_correct(b) for b in treatment_bits], axis=0)
+    if control_hits.shape != treatment_hits.shape or len(control_hits) < 2:
+        return float("nan")
+    per_image = treatment_hits - control_hits
+    return float(Z95 * per_image.std(ddof=1) / math.sqrt(len(per_image)))
+
+
 @dataclass(frozen=True)
 class Comparison:
     """The result of `compare`: difference, 95 % interval, verdict and sentence."""
@@ -376,19 +393,9 @@ def compare(
             )
             df = (var_c + var_t) ** 2 / denominator if denominator > 0 else n - 1
             seed_half_width = t95(max(1.0, df)) * standard_error
+    test_half_width = _test_images_half_width(control_entries, treatment_entries)
+    if n >= 2 and math.isnan(test_half_width):
         test_half_width = 0.0
-        control_bits = [bits for _, _, bits in control_entries]
-        treatment_bits = [bits for _, _, bits in treatment_entries]
-        if None not in control_bits + treatment_bits:
-            control_hits = np.mean([unpack_correct(b) for b in control_bits], axis=0)
-            treatment_hits = np.mean(
-                [unpack_correct(b) for b in treatment_bits], axis=0
-            )
-            if control_hits.shape == treatment_hits.shape:
-                per_image = treatment_hits - control_hits
-                test_half_width = (
-                    Z95 * per_image.std(ddof=1) / math.sqrt(len(per_image))
-                )
     half_width = math.hypot(seed_half_width, test_half_width)
     low, high = difference - half_width, difference + half_width
     where = f"{metric.replace('_', ' ')}"
@@ -404,6 +411,11 @@ def compare(
             f"(00_baseline); train each over at least 2 seeds (the profile sets how "
             f"many)."
         )
+        if not math.isnan(test_half_width):
+            sentence += (
+                f" The test images alone make this difference uncertain by "
+                f"±{100 * test_half_width:.2f} points (95 %), before any seed noise."
+            )
     else:
         pairing = "paired by seed" if paired else "unpaired"
         seeds = (
