@@ -1,4 +1,6 @@
-from utils import bench
+import pytest
+
+from utils import augmentation, bench, models, training
 
 FAKE = {
     "date": "2026-01-01 00:00 UTC",
@@ -45,3 +47,54 @@ def test_bench_markdown_of_a_partial_run_has_only_what_was_measured():
     }
     text = bench.markdown(partial)
     assert "Seconds per notebook" in text and "Quantisation" not in text
+
+
+class FakeClock:
+    """perf_counter for the epoch timer: epochs of 5, 2 and 4 seconds."""
+
+    def __init__(self, durations):
+        self.times = []
+        now = 0.0
+        for duration in durations:
+            self.times += [now, now + duration]
+            now += duration + 1.0
+
+    def perf_counter(self):
+        return self.times.pop(0)
+
+
+@pytest.mark.parametrize("placement", bench.PLACEMENTS)
+def test_throughput_is_images_per_second_of_the_median_epoch_after_the_first(
+    placement, tiny_data, monkeypatch
+):
+    built = []
+    real_build = models.build_cnn
+    monkeypatch.setattr(
+        models, "build_cnn", lambda *a, **kw: built.append(kw) or real_build(*a, **kw)
+    )
+    monkeypatch.setattr(training, "time", FakeClock([5.0, 2.0, 4.0]))
+    rate = bench.training_throughput(tiny_data, ["flip"], placement, epochs=3)
+    # the first epoch (tracing) is left out; the median of 2 s and 4 s is 3 s
+    assert rate == pytest.approx(len(tiny_data.y_train) / 3.0)
+    inside = list(built[0]["augmentation"])
+    assert inside == (["flip"] if placement == "inside the model" else [])
+
+
+def test_the_tf_data_placement_augments_in_the_pipeline(tiny_data, monkeypatch):
+    piped = []
+    real = augmentation.augmented_dataset
+    monkeypatch.setattr(
+        augmentation,
+        "augmented_dataset",
+        lambda *a, **kw: piped.append(a[2]) or real(*a, **kw),
+    )
+    bench.training_throughput(tiny_data, ["flip"], "tf.data pipeline", epochs=2)
+    (augment,) = piped
+    assert [type(layer).__name__ for layer in augment.layers] == ["RandomFlip"]
+
+
+def test_throughput_refuses_an_unknown_placement_and_a_single_epoch(tiny_data):
+    with pytest.raises(ValueError, match="placement"):
+        bench.training_throughput(tiny_data, placement="gpu")
+    with pytest.raises(ValueError, match="warms up"):
+        bench.training_throughput(tiny_data, epochs=1)

@@ -1,6 +1,6 @@
 import pytest
 
-from utils import config
+from utils import config, runs
 
 
 def test_profiles_have_the_sizes_and_budgets_of_the_design():
@@ -14,6 +14,14 @@ def test_profiles_have_the_sizes_and_budgets_of_the_design():
     )
     assert standard.budget_seconds == 8 * 60
     assert full.n_train is None and full.n_val == 5_000 and full.n_test is None
+
+
+def test_profiles_say_how_many_seeds_a_repeated_run_uses():
+    assert [config.PROFILES[n].seeds for n in ("smoke", "standard", "full")] == [
+        2,
+        3,
+        3,
+    ]
 
 
 def test_profile_comes_from_the_environment_variable(monkeypatch):
@@ -36,10 +44,43 @@ def test_unknown_profile_names_the_choices_and_the_fix(monkeypatch):
     assert "COURSE_PROFILE" in str(error.value)
 
 
-def test_start_notebook_prints_the_profile_and_records_the_notebook(capsys):
+def test_a_profile_that_is_not_a_name_is_refused_clearly():
+    with pytest.raises(config.ProfileError) as error:
+        config.get_profile(3)
+    assert "not 3 (int)" in str(error.value) and "smoke, standard, full" in str(
+        error.value
+    )
+    assert isinstance(error.value, ValueError)
+
+
+def test_a_profile_error_shows_in_a_notebook_without_a_traceback():
+    error = config.ProfileError("Unknown course profile 'x'.")
+    assert error._render_traceback_() == ["ProfileError: Unknown course profile 'x'."]
+
+
+def test_a_profile_object_is_returned_as_it_is():
+    smoke = config.PROFILES["smoke"]
+    assert config.get_profile(smoke) is smoke
+
+
+def test_start_notebook_prints_the_profile_and_tells_the_run_store(capsys):
     profile = config.start_notebook("99_example", "smoke", seed=3)
-    assert profile.name == "smoke"
-    assert config.current_notebook() == "99_example"
+    assert profile is config.PROFILES["smoke"]
+    assert runs.current_notebook() == "99_example"
+    assert runs.notebook_profile() is profile
+    assert runs.index_path("99_example", "smoke").read_text().strip() == "[]"
     printed = capsys.readouterr().out
     assert "Profile 'smoke'" in printed and "2,000 train" in printed
-    assert "seed 3" in printed
+    assert "seed 3" in printed and "2 seeds for repeated runs" in printed
+
+
+def test_start_notebook_seeds_numpy_and_keras(capsys):
+    import keras
+    import numpy as np
+
+    config.start_notebook("99_example", "smoke", seed=5)
+    first = np.random.random(3), keras.ops.convert_to_numpy(keras.random.normal((3,)))
+    config.start_notebook("99_example", "smoke", seed=5)
+    second = np.random.random(3), keras.ops.convert_to_numpy(keras.random.normal((3,)))
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])

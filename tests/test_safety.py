@@ -55,6 +55,7 @@ def test_models_load_in_safe_mode(path):
             assert keywords.get("safe_mode") == "True", ast.unparse(node)
 
 
+@pytest.mark.slow
 def test_a_notebook_writes_only_under_results_and_build(tmp_path):
     """Run the baseline lecture (smoke) in a scratch clone; git sees no other change."""
     clone = tmp_path / "clone"

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from utils import config
 
 SCRIPT = """
@@ -34,6 +36,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_fit_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     env = dict(os.environ, COURSE_RESULTS_DIR=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="2")
     completed = subprocess.run(
@@ -57,15 +60,32 @@ def test_fit_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert result["reused"]
 
 
-def test_a_single_device_gets_the_default_strategy():
-    import tensorflow as tf
-
-    from utils import training
-
-    if len(tf.config.list_logical_devices("CPU")) > 1 or tf.config.list_logical_devices(
-        "GPU"
-    ):
-        return  # another test configured devices; nothing to check here
-    strategy = training.get_strategy()
-    assert strategy.num_replicas_in_sync == 1
-    assert not isinstance(strategy, tf.distribute.MirroredStrategy)
+def test_a_single_device_gets_the_default_strategy(tmp_path):
+    # A fresh process, so that no other test's device configuration counts.
+    code = (
+        "import json, tensorflow as tf\n"
+        "from utils import training\n"
+        "strategy = training.get_strategy()\n"
+        "print(json.dumps({'replicas': strategy.num_replicas_in_sync,\n"
+        "    'mirrored': isinstance(strategy, tf.distribute.MirroredStrategy),\n"
+        "    'default': strategy is tf.distribute.get_strategy(),\n"
+        "    'cpus': len(tf.config.list_logical_devices('CPU')),\n"
+        "    'gpus': len(tf.config.list_logical_devices('GPU'))}))"
+    )
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result == {
+        "replicas": 1,
+        "mirrored": False,
+        "default": True,
+        "cpus": 1,
+        "gpus": 0,
+    }

@@ -8,7 +8,9 @@ import importlib
 
 __all__ = [
     "augmentation",
+    "bench",
     "checks",
+    "colab",
     "config",
     "data",
     "evaluation",
@@ -17,6 +19,7 @@ __all__ = [
     "plots",
     "quantization",
     "report",
+    "runs",
     "training",
 ]
 

@@ -1,6 +1,9 @@
-"""Augmentation layers, `tf.data` pipelines and their throughput (02_data_augmentation).
+"""Augmentation: the names, the layers and `tf.data` pipelines (02_data_augmentation).
 
-Two layers the Keras preprocessing layers do not provide:
+`augmentation_layers` turns names (``AUGMENTATIONS``) into layers; the course
+CNN (`utils.models.build_cnn`) puts them at the start of the model. Most are
+Keras preprocessing layers; two are defined here, because Keras has no such
+layer:
 
 - `RandomShiftAndFlip`: the augmentation of the robustness probe's source
   article, a random shift of up to 2 pixels (zero fill) plus a few random pixels
@@ -11,16 +14,26 @@ Like Keras' augmentation layers they change images when called directly or with
 ``training=True`` (``fit`` passes it), and return their input unchanged with
 ``training=False`` (``predict`` and ``evaluate`` pass it).
 `augmented_dataset` puts any augmentation in a `tf.data` pipeline instead of the
-model, and `training_throughput` measures images per second for each placement.
+model; `utils.bench.training_throughput` measures what each placement costs.
 """
 
 from __future__ import annotations
 
-import time
-
 import keras
-import numpy as np
 import tensorflow as tf
+
+AUGMENTATIONS = (
+    "flip",
+    "translate",
+    "rotate",
+    "zoom",
+    "contrast",
+    "shift_flip",
+    "cutout",
+    "vflip",
+)
+# The layers defined below: Keras 3 only.
+CUSTOM_AUGMENTATIONS = ("shift_flip", "cutout")
 
 
 def _check_images(inputs, layer: str):
@@ -166,63 +179,45 @@ def augmented_dataset(
     )
 
 
-PLACEMENTS = ("none", "inside the model", "tf.data pipeline")
+def augmentation_layers(names, seed=None, keras_module=None) -> list:
+    """The augmentation layers named in ``names``, in order (02_data_augmentation).
 
-
-class _EpochSeconds(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
-
-
-def training_throughput(
-    data,
-    augmentation=("flip", "translate"),
-    placement: str = "inside the model",
-    epochs: int = 3,
-    batch_size: int = 64,
-    seed: int = 0,
-) -> float:
-    """Training images per second of the course CNN with augmentation placed so.
-
-    ``placement``: ``"none"`` (no augmentation), ``"inside the model"`` (layers
-    at the start of the model) or ``"tf.data pipeline"`` (`augmented_dataset`).
-    The first epoch includes tracing, so the median of the later epochs is
-    reported (single epochs vary by tens of percent on a shared CPU).
+    ``flip`` (horizontal), ``translate`` (up to 10 %), ``rotate`` (up to 18°),
+    ``zoom`` (up to 10 %) and ``contrast`` (up to 20 %) are Keras preprocessing
+    layers; ``shift_flip`` (shift up to 2 px, 5 pixels flipped) and ``cutout``
+    (an 8 x 8 square erased) are `RandomShiftAndFlip` and `RandomErasing`;
+    ``vflip`` (upside down) is there to show what a label-breaking augmentation
+    costs. ``keras_module`` is ``keras`` (default) or ``tf_keras`` (05's twin).
     """
-    from utils import models, training
-
-    if placement not in PLACEMENTS:
-        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}.")
-    if epochs < 2:
-        raise ValueError("epochs must be >= 2: the first epoch only warms up.")
-    training.seed_everything(seed)
-    inside = augmentation if placement == "inside the model" else ()
-    model = models.build_cnn(
-        data.input_shape, data.num_classes, augmentation=inside, seed=seed
-    )
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    timer = _EpochSeconds()
-    if placement == "tf.data pipeline":
-        augment = keras.Sequential(
-            models.augmentation_layers(list(augmentation), seed=seed)
+    module = keras if keras_module is None else keras_module
+    if isinstance(names, str):
+        raise ValueError(
+            f"augmentation must be a list of names, e.g. [{names!r}], not a string."
         )
-        dataset = augmented_dataset(
-            data.x_train, data.y_train, augment, batch_size, seed
+    names = list(names)
+    unknown = [name for name in names if name not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(
+            f"Unknown augmentation {unknown}: choose from {', '.join(AUGMENTATIONS)}."
         )
-        model.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer])
-    else:
-        model.fit(
-            data.x_train,
-            data.y_train,
-            batch_size=batch_size,
-            epochs=epochs,
-            verbose=0,
-            callbacks=[timer],
+    custom = [name for name in names if name in CUSTOM_AUGMENTATIONS]
+    if custom and module.__name__ != "keras":
+        raise ValueError(
+            f"{custom} are Keras 3 layers; build this model with keras, not "
+            f"{module.__name__} (quantization-aware training keeps augmentation out "
+            f"of the quantized model anyway)."
         )
-    return len(data.y_train) / float(np.median(timer.seconds[1:]))
+    layers = module.layers
+    makers = {
+        "flip": lambda: layers.RandomFlip("horizontal", seed=seed),
+        "translate": lambda: layers.RandomTranslation(
+            0.1, 0.1, fill_mode="constant", seed=seed
+        ),
+        "rotate": lambda: layers.RandomRotation(0.05, fill_mode="constant", seed=seed),
+        "zoom": lambda: layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
+        "contrast": lambda: layers.RandomContrast(0.2, seed=seed),
+        "shift_flip": lambda: RandomShiftAndFlip(2, 5, seed=seed),
+        "cutout": lambda: RandomErasing(8, seed=seed),
+        "vflip": lambda: layers.RandomFlip("vertical", seed=seed),
+    }
+    return [makers[name]() for name in names]

@@ -17,26 +17,79 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 
 import keras
+import numpy as np
+import tensorflow as tf
 
+from utils import augmentation, models, quantization, report, runs, training
 from utils import config as course_config
+from utils import data as course_data
+
+PLACEMENTS = ("none", "inside the model", "tf.data pipeline")
+
+
+def training_throughput(
+    data,
+    augmentation_names=("flip", "translate"),
+    placement: str = "inside the model",
+    epochs: int = 3,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> float:
+    """Training images per second of the course CNN with augmentation placed so.
+
+    ``placement``: ``"none"`` (no augmentation), ``"inside the model"`` (layers
+    at the start of the model) or ``"tf.data pipeline"``
+    (`utils.augmentation.augmented_dataset`). The first epoch includes tracing,
+    so the median of the later epochs is reported (single epochs vary by tens of
+    percent on a shared CPU). Compared in 02_data_augmentation.
+    """
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}.")
+    if epochs < 2:
+        raise ValueError("epochs must be >= 2: the first epoch only warms up.")
+    training.seed_everything(seed)
+    inside = augmentation_names if placement == "inside the model" else ()
+    model = models.build_cnn(
+        data.input_shape, data.num_classes, augmentation=inside, seed=seed
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    timer = [training.EpochTimer()]
+    if placement == "tf.data pipeline":
+        augment = keras.Sequential(
+            augmentation.augmentation_layers(list(augmentation_names), seed=seed)
+        )
+        dataset = augmentation.augmented_dataset(
+            data.x_train, data.y_train, augment, batch_size, seed
+        )
+        history = model.fit(
+            dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=timer
+        )
+    else:
+        history = model.fit(
+            data.x_train,
+            data.y_train,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=0,
+            callbacks=timer,
+        )
+    seconds = history.history["seconds"][1:]
+    return len(data.y_train) / float(np.median(seconds))
 
 
 def bench_notebooks(profile: str) -> dict[str, float]:
-    from utils import report
-
     results = course_config.build_dir() / "bench" / f"results-{profile}"
     if results.exists():
-        import shutil
-
         shutil.rmtree(results)
-    previous = os.environ.get("COURSE_RESULTS_DIR")
-    os.environ["COURSE_RESULTS_DIR"] = str(results)
+    previous = os.environ.get(runs.RESULTS_ENV)
+    os.environ[runs.RESULTS_ENV] = str(results)
     try:
         notebooks = sorted(
             (course_config.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
@@ -46,17 +99,15 @@ def bench_notebooks(profile: str) -> dict[str, float]:
         )
     finally:
         if previous is None:
-            os.environ.pop("COURSE_RESULTS_DIR", None)
+            os.environ.pop(runs.RESULTS_ENV, None)
         else:
-            os.environ["COURSE_RESULTS_DIR"] = previous
+            os.environ[runs.RESULTS_ENV] = previous
     return dict(executed)
 
 
 def bench_epochs(data) -> dict:
-    from utils import augmentation
-
     # Median seconds of the epochs after the first (which includes tracing).
-    images_per_second = augmentation.training_throughput(data, (), "none", epochs=5)
+    images_per_second = training_throughput(data, (), "none", epochs=5)
     return {
         "seconds_per_epoch": len(data.y_train) / images_per_second,
         "images": len(data.y_train),
@@ -65,19 +116,15 @@ def bench_epochs(data) -> dict:
 
 
 def bench_augmentation(data) -> dict:
-    from utils import augmentation
-
     names = ["flip", "translate"]
     throughput = {
-        placement: augmentation.training_throughput(data, names, placement, epochs=5)
-        for placement in augmentation.PLACEMENTS
+        placement: training_throughput(data, names, placement, epochs=5)
+        for placement in PLACEMENTS
     }
     return {"images_per_second": throughput, "augmentations": names}
 
 
 def bench_quantization(data) -> dict:
-    from utils import quantization, training
-
     run = training.fit("baseline", data, {}, verbose=True)
     results = {
         mode: quantization.evaluate_tflite(
@@ -176,11 +223,6 @@ def markdown(bench: dict) -> str:
 
 
 def main(argv=None) -> int:
-    import tensorflow as tf
-
-    from utils import data as course_data
-    from utils.training import machine_description
-
     parser = argparse.ArgumentParser(description="Measure the course's costs.")
     parser.add_argument("--profiles", default="smoke,standard")
     parser.add_argument("--skip-make-test", action="store_true")
@@ -197,7 +239,7 @@ def main(argv=None) -> int:
 
     bench = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine_description(),
+        "machine": runs.machine_description(),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "notebook_seconds": {},
     }

@@ -12,76 +12,23 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 
-AUGMENTATIONS = (
-    "flip",
-    "translate",
-    "rotate",
-    "zoom",
-    "contrast",
-    "shift_flip",
-    "cutout",
-    "vflip",
-)
-# Layers from utils.augmentation: Keras 3 only.
-CUSTOM_AUGMENTATIONS = ("shift_flip", "cutout")
+# The augmentation names and layers live in utils.augmentation; models built here
+# use them, and notebooks find them under either module.
+from utils.augmentation import AUGMENTATIONS, augmentation_layers
+
 NORMALIZATIONS = (None, "batch", "layer", "group")
 DROPOUT_PLACEMENTS = ("head", "conv", "spatial", "both")
-
-
-def augmentation_layers(names, seed=None, keras_module=None) -> list:
-    """The augmentation layers named in ``names``, in order (02_data_augmentation).
-
-    ``flip`` (horizontal), ``translate`` (up to 10 %), ``rotate`` (up to 18°),
-    ``zoom`` (up to 10 %) and ``contrast`` (up to 20 %) are Keras preprocessing
-    layers; ``shift_flip`` (shift up to 2 px, 5 pixels flipped) and ``cutout``
-    (an 8 x 8 square erased) come from `utils.augmentation`; ``vflip`` (upside
-    down) is there to show what a label-breaking augmentation costs.
-    """
-    if keras_module is None:
-        import keras as keras_module
-    keras = keras_module
-    if isinstance(names, str):
-        raise ValueError(
-            f"augmentation must be a list of names, e.g. [{names!r}], not a string."
-        )
-    names = list(names)
-    unknown = [name for name in names if name not in AUGMENTATIONS]
-    if unknown:
-        raise ValueError(
-            f"Unknown augmentation {unknown}: choose from {', '.join(AUGMENTATIONS)}."
-        )
-    custom = [name for name in names if name in CUSTOM_AUGMENTATIONS]
-    if custom and keras.__name__ != "keras":
-        raise ValueError(
-            f"{custom} are Keras 3 layers; build this model with keras, not "
-            f"{keras.__name__} (quantization-aware training keeps augmentation out "
-            f"of the quantized model anyway)."
-        )
-
-    def custom_layer(name):
-        from utils import augmentation
-
-        if name == "shift_flip":
-            return augmentation.RandomShiftAndFlip(2, 5, seed=seed)
-        return augmentation.RandomErasing(8, seed=seed)
-
-    makers = {
-        "flip": lambda: keras.layers.RandomFlip("horizontal", seed=seed),
-        "translate": lambda: keras.layers.RandomTranslation(
-            0.1, 0.1, fill_mode="constant", seed=seed
-        ),
-        "rotate": lambda: keras.layers.RandomRotation(
-            0.05, fill_mode="constant", seed=seed
-        ),
-        "zoom": lambda: keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
-        "contrast": lambda: keras.layers.RandomContrast(0.2, seed=seed),
-        "shift_flip": lambda: custom_layer("shift_flip"),
-        "cutout": lambda: custom_layer("cutout"),
-        "vflip": lambda: keras.layers.RandomFlip("vertical", seed=seed),
-    }
-    return [makers[name]() for name in names]
+__all__ = [
+    "AUGMENTATIONS",
+    "DROPOUT_PLACEMENTS",
+    "NORMALIZATIONS",
+    "augmentation_layers",
+    "build_cnn",
+    "kernel_weights",
+]
 
 
 def build_cnn(
@@ -116,14 +63,12 @@ def build_cnn(
             layer and its ReLU; the linear layers then have no bias.
         standardize: ``(mean, variance)`` of the training pixels: a
             ``Normalization`` layer standardizes the input (04_normalization).
-        augmentation: names from ``AUGMENTATIONS``, applied inside the model
-            (active only in training).
+        augmentation: names from ``utils.augmentation.AUGMENTATIONS``, applied
+            inside the model (active only in training).
         width: multiplies every filter and unit count.
         keras_module: ``keras`` (default) or ``tf_keras`` for the Keras 2 twin.
     """
-    if keras_module is None:
-        import keras as keras_module
-    keras = keras_module
+    module = keras if keras_module is None else keras_module
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
     if dropout_placement not in DROPOUT_PLACEMENTS:
@@ -139,9 +84,9 @@ def build_cnn(
         raise ValueError(f"l2 must be >= 0, got {l2}.")
     if pool_every < 1:
         raise ValueError(f"pool_every must be >= 1, got {pool_every}.")
-    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+    regularizer = module.regularizers.L2(l2) if l2 > 0 else None
     use_bias = normalization is None
-    layers = keras.layers
+    layers = module.layers
 
     def normalization_layer(channels, suffix):
         if normalization == "batch":
@@ -152,8 +97,8 @@ def build_cnn(
             groups=math.gcd(8, channels), name=f"gn{suffix}"
         )
 
-    model_layers = [keras.Input(shape=tuple(input_shape))]
-    model_layers += augmentation_layers(augmentation, seed, keras)
+    model_layers = [module.Input(shape=tuple(input_shape))]
+    model_layers += augmentation_layers(augmentation, seed, module)
     if standardize is not None:
         mean, variance = standardize
         model_layers.append(
@@ -204,7 +149,7 @@ def build_cnn(
             name="classifier",
         )
     )
-    return keras.Sequential(model_layers, name=name)
+    return module.Sequential(model_layers, name=name)
 
 
 def kernel_weights(model) -> np.ndarray:
