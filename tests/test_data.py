@@ -337,7 +337,7 @@ def test_hand_built_dataset_gets_a_custom_profile_of_its_own_sizes():
     assert toy.profile.name == "custom"
     assert (toy.profile.n_train, toy.profile.n_val, toy.profile.n_test) == (12, 4, 6)
     # training settings come from the standard profile
-    assert toy.profile.epochs == PROFILES["standard"].epochs == 15
+    assert toy.profile.epochs == PROFILES["standard"].epochs == 40
     assert toy.profile.batch_size == PROFILES["standard"].batch_size == 64
 
 

@@ -9,11 +9,16 @@ def layer_types(model):
     return [type(layer).__name__ for layer in model.layers]
 
 
-def test_baseline_is_two_conv_blocks_and_a_dense_head_with_about_420k_parameters():
+def test_baseline_is_two_narrow_conv_blocks_and_a_dense_head_of_207k_parameters():
     model = models.build_cnn()
     assert layer_types(model).count("Conv2D") == 2
     assert layer_types(model).count("Dense") == 2
-    assert 400_000 < model.count_params() < 440_000
+    assert [layer.filters for layer in model.layers if hasattr(layer, "filters")] == [
+        16,
+        32,
+    ]
+    # conv 16*9+16, conv 32*16*9+32, dense 7*7*32*128+128, classifier 128*10+10
+    assert model.count_params() == 160 + 4_640 + 200_832 + 1_290
     assert model.output_shape == (None, 10)
 
 
@@ -106,3 +111,17 @@ def test_tf_keras_twin_has_the_same_layers_and_predicts_identically():
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_layer_norm_normalizes_each_example_over_height_width_and_channels():
+    model = models.build_cnn(normalization="layer")
+    layer_norm = model.get_layer("ln1")
+    assert type(layer_norm).__name__ == "GroupNormalization"
+    assert layer_norm.groups == 1
+    features = np.random.default_rng(0).normal(3.0, 2.0, size=(2, 5, 4, 16))
+    out = np.asarray(layer_norm(features.astype("float32")))
+    # gamma 1 and beta 0 at initialization: zero mean, unit variance per example
+    assert np.allclose(out.mean(axis=(1, 2, 3)), 0.0, atol=1e-4)
+    assert np.allclose(out.var(axis=(1, 2, 3)), 1.0, atol=1e-2)
+    # ... but not per pixel over its channels only (Keras' default LayerNormalization)
+    assert not np.allclose(out.mean(axis=3), 0.0, atol=1e-2)

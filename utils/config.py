@@ -59,7 +59,10 @@ PROFILES: dict[str, Profile] = {
         n_train=10_000,
         n_val=5_000,
         n_test=10_000,
-        epochs=15,
+        # 40 epochs with a cosine schedule: the early-stopped baseline still
+        # memorizes (train 0.98-0.99, test 0.888) and its seeds agree within
+        # 0.15 points (docs/instructors.md, "Why this regime").
+        epochs=40,
         batch_size=64,
         budget_seconds=8 * 60,
         purpose="a laptop CPU: small enough to overfit, big enough to measure",
