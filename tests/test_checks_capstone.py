@@ -1,51 +1,132 @@
-"""Capstone lab checks: the right answers pass, typical mistakes get a hint."""
+"""Capstone lab checks: right answers in every equivalent form pass, typical
+mistakes are rejected with a hint that names them, nothing crashes or hangs."""
+
+import copy
 
 import keras
+import numpy as np
 import pytest
-from check_helpers import assert_passes, assert_rejected
+from check_helpers import assert_passes, assert_rejected, assert_verdict_line
 
-from utils import models
+from utils import evaluation, models
 from utils.checks import capstone as lab
+from utils.training import Run, RunGroup
 
 # --- Exercise 1: the recipe's model by hand ---
 
 
 def build_recipe_model(
-    recipe, order=("bn", "relu"), dropout=None, l2=None, filters=(32, 64)
+    recipe,
+    order=("bn", "relu"),
+    conv_activation=None,
+    kernel_size=3,
+    padding="same",
+    l2=None,
+    rate=None,
+    augmentation=None,
+    stacked=False,
+    head_activation=None,
+    head_bn=True,
+    softmax="activation",
+    dropout_first=False,
+    dropout_layer=keras.layers.Dropout,
+    relu=keras.layers.ReLU,
+    use_bias=False,
+    functional=False,
+    nested_augmentation=False,
+    regularizer="kernel",
 ):
-    l2 = keras.regularizers.L2(recipe["l2"] if l2 is None else l2)
-    layers = [keras.Input((28, 28, 1))]
-    layers += models.augmentation_layers(recipe["augmentation"], seed=recipe["seed"])
-    for count in filters:
-        block = {
-            "bn": keras.layers.BatchNormalization(),
-            "relu": keras.layers.ReLU(),
-        }
+    """The recipe's CNN written from the exercise's text, with a knob per mistake."""
+    factor = recipe["l2"] if l2 is None else l2
+    penalty = {f"{regularizer}_regularizer": keras.regularizers.L2(factor)}
+    names = recipe["augmentation"] if augmentation is None else augmentation
+    augment = models.augmentation_layers(names, seed=recipe["seed"])
+    layers = [keras.Sequential(augment)] if nested_augmentation and augment else augment
+    rate = recipe["dropout"] if rate is None else rate
+    postponed = []
+    for filters in (16, 32):
         layers.append(
             keras.layers.Conv2D(
-                count, 3, padding="same", use_bias=False, kernel_regularizer=l2
+                filters,
+                kernel_size,
+                padding=padding,
+                use_bias=use_bias,
+                activation=conv_activation,
+                **penalty,
             )
         )
-        layers += [block[name] for name in order]
-        layers += [
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Dropout(recipe["dropout"] if dropout is None else dropout),
-        ]
+        parts = {"bn": keras.layers.BatchNormalization, "relu": relu}
+        layers += [parts[name]() for name in order]
+        block = [keras.layers.MaxPooling2D(2), dropout_layer(rate)]
+        if dropout_first:
+            block.reverse()
+        if stacked:
+            postponed += block
+        else:
+            layers += block
+    layers += postponed
     layers += [
         keras.layers.Flatten(),
-        keras.layers.Dense(128, use_bias=False, kernel_regularizer=l2),
-        keras.layers.BatchNormalization(),
-        keras.layers.ReLU(),
-        keras.layers.Dense(10, activation="softmax", kernel_regularizer=l2),
+        keras.layers.Dense(
+            128, use_bias=use_bias, activation=head_activation, **penalty
+        ),
     ]
-    return keras.Sequential(layers)
+    if head_bn:
+        layers.append(keras.layers.BatchNormalization())
+    layers.append(relu())
+    if softmax == "layer":
+        layers += [keras.layers.Dense(10, **penalty), keras.layers.Softmax()]
+    else:
+        layers.append(
+            keras.layers.Dense(10, activation="softmax" if softmax else None, **penalty)
+        )
+    if functional:
+        inputs = x = keras.Input((28, 28, 1))
+        for layer in layers:
+            x = layer(x)
+        return keras.Model(inputs, x)
+    return keras.Sequential([keras.Input((28, 28, 1)), *layers])
 
 
-def test_exercise_1_accepts_the_right_answer(capsys):
-    assert_passes(lab.recipe_model, build_recipe_model, capsys, "Exercise 1")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        build_recipe_model,
+        lambda r: build_recipe_model(
+            r, functional=True, nested_augmentation=True, softmax="layer"
+        ),
+        lambda r: build_recipe_model(r, relu=lambda: keras.layers.Activation("relu")),
+        lambda r: build_recipe_model(r, use_bias=True),
+    ],
+    ids=[
+        "sequential",
+        "functional_nested_augmentation_softmax_layer",
+        "activation_layers",
+        "biases_kept",
+    ],
+)
+def test_exercise_1_accepts_every_equivalent_model(answer, capsys):
+    assert_passes(lab.recipe_model, answer, capsys, "Exercise 1")
 
 
-def test_exercise_1_accepts_the_course_builder(capsys):
+def test_exercise_1_tries_recipes_unlike_the_labs():
+    recipes = []
+
+    def spy(recipe):
+        recipes.append(copy.deepcopy(recipe))
+        return build_recipe_model(recipe)
+
+    assert lab.recipe_model(spy)
+    assert recipes[0] == lab.RECIPE
+    others = recipes[1:]
+    assert others and all(r["l2"] != lab.RECIPE["l2"] for r in others)
+    assert all(r["dropout"] != lab.RECIPE["dropout"] for r in others)
+    assert any(r["augmentation"] != lab.RECIPE["augmentation"] for r in others)
+
+
+def test_exercise_1_expected_structure_agrees_with_the_course_builder(capsys):
+    """The check spells out the recipe's layers itself (it does not build the
+    expected model with build_cnn); the course's builder meets that spec."""
     assert_passes(
         lab.recipe_model,
         lambda recipe: models.build_cnn(**recipe),
@@ -54,40 +135,135 @@ def test_exercise_1_accepts_the_course_builder(capsys):
     )
 
 
+def recipe_changed(recipe):
+    seed = recipe.pop("seed")
+    return build_recipe_model({**recipe, "seed": seed})
+
+
 @pytest.mark.parametrize(
-    ("mistake", "answer", "hint"),
+    ("mistake", "answer", "hints"),
     [
         (
+            "conv_activation_before_batch_norm",
+            lambda r: build_recipe_model(r, conv_activation="relu"),
+            ("activation='relu'", "*before* BatchNormalization"),
+        ),
+        (
+            "conv_activation_instead_of_relu_layer",
+            lambda r: build_recipe_model(r, conv_activation="relu", order=("bn",)),
+            ("*before* BatchNormalization",),
+        ),
+        (
             "relu_before_batch_norm",
-            lambda recipe: build_recipe_model(recipe, order=("relu", "bn")),
-            "followed by BatchNormalization",
+            lambda r: build_recipe_model(r, order=("relu", "bn")),
+            ("ReLU comes before BatchNormalization",),
         ),
         (
-            "no_augmentation",
-            lambda recipe: build_recipe_model({**recipe, "augmentation": []}),
-            "augmentation layers",
+            "no_relu",
+            lambda r: build_recipe_model(r, order=("bn",)),
+            ("no ReLU",),
         ),
         (
-            "fixed_dropout_rate",
-            lambda recipe: build_recipe_model(recipe, dropout=0.5),
-            "dropout rate",
+            "no_batch_norm",
+            lambda r: build_recipe_model(r, order=("relu",)),
+            ("followed by BatchNormalization",),
+        ),
+        (
+            "five_by_five_valid",
+            lambda r: build_recipe_model(r, kernel_size=5, padding="valid"),
+            ("5×5", "3×3", "padding='same'"),
+        ),
+        (
+            "valid_padding",
+            lambda r: build_recipe_model(r, padding="valid"),
+            ("padding='valid'",),
+        ),
+        (
+            "conv_conv_pool_pool",
+            lambda r: build_recipe_model(r, stacked=True),
+            ("another Conv2D before any pooling",),
+        ),
+        (
+            "l2_of_the_lab_written_in",
+            lambda r: build_recipe_model(r, l2=1e-5),
+            ("lab's recipe value", "recipe['l2']"),
         ),
         (
             "no_weight_decay",
-            lambda recipe: build_recipe_model(recipe, l2=0.0),
-            "kernel_regularizer",
+            lambda r: build_recipe_model(r, l2=0.0),
+            ("kernel_regularizer",),
         ),
         (
-            "wrong_filters",
-            lambda recipe: build_recipe_model(recipe, filters=(16, 32)),
-            "filters",
+            "activity_regularizer",
+            lambda r: build_recipe_model(r, regularizer="activity"),
+            ("activity_regularizer",),
         ),
-        ("not_a_model", lambda recipe: [keras.layers.Dense(10)], "Keras model"),
+        (
+            "dropout_of_the_lab_written_in",
+            lambda r: build_recipe_model(r, rate=0.2),
+            ("rate 0.2", "recipe['dropout']"),
+        ),
+        (
+            "augmentation_of_the_lab_written_in",
+            lambda r: build_recipe_model(r, augmentation=["flip", "shift_flip"]),
+            ("recipe['augmentation'] is",),
+        ),
+        (
+            "no_augmentation",
+            lambda r: build_recipe_model(r, augmentation=[]),
+            ("yours starts with none",),
+        ),
+        (
+            "dense_activation_before_batch_norm",
+            lambda r: build_recipe_model(r, head_activation="relu"),
+            ("Dense(128) has activation='relu'",),
+        ),
+        (
+            "no_batch_norm_in_the_head",
+            lambda r: build_recipe_model(r, head_bn=False),
+            ("Dense(128) should be followed by BatchNormalization",),
+        ),
+        (
+            "no_softmax",
+            lambda r: build_recipe_model(r, softmax=None),
+            ("class probabilities",),
+        ),
+        (
+            "dropout_before_pooling",
+            lambda r: build_recipe_model(r, dropout_first=True),
+            ("Dropout comes before MaxPooling2D",),
+        ),
+        (
+            "spatial_dropout",
+            lambda r: build_recipe_model(
+                r, dropout_layer=keras.layers.SpatialDropout2D
+            ),
+            ("SpatialDropout2D",),
+        ),
+        (
+            "leaky_relu",
+            lambda r: build_recipe_model(r, relu=keras.layers.LeakyReLU),
+            ("does not use LeakyReLU",),
+        ),
+        (
+            "a_list_of_layers",
+            lambda r: build_recipe_model(r).layers,
+            ("return a Keras model",),
+        ),
+        ("recipe_changed", recipe_changed, ("changed the recipe",)),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
-def test_exercise_1_rejects_a_typical_mistake(mistake, answer, hint, capsys):
-    assert_rejected(lab.recipe_model, answer, capsys, hint)
+def test_exercise_1_names_each_typical_mistake(mistake, answer, hints, capsys):
+    assert_rejected(lab.recipe_model, answer, capsys, *hints)
+
+
+def test_exercise_1_model_without_an_input_gets_a_verdict(capsys):
+    def no_input(recipe):
+        return keras.Sequential(build_recipe_model(recipe).layers)
+
+    passed, line = assert_verdict_line(lab.recipe_model, no_input, capsys)
+    assert passed, line
 
 
 # --- Exercise 2: the ablation's configurations ---
@@ -103,12 +279,35 @@ def ablation_configs(recipe):
     }
 
 
-def test_exercise_2_accepts_the_right_answer(capsys):
-    assert_passes(lab.ablation_configs, ablation_configs, capsys, "Exercise 2")
+def with_deep_copies(recipe):
+    variants = {"full recipe": copy.deepcopy(recipe)}
+    for technique, key, value in (
+        ("augmentation", "augmentation", ()),
+        ("normalization", "normalization", None),
+        ("dropout", "dropout", 0),
+        ("weight decay", "l2", 0),
+    ):
+        variant = copy.deepcopy(recipe)
+        variant[key] = value
+        variants[f"without {technique}"] = variant
+    return variants
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ablation_configs,
+        with_deep_copies,
+        lambda recipe: {**ablation_configs(recipe), "full recipe": recipe},
+    ],
+    ids=["dict_unpacking", "deep_copies_empty_tuple_int_zero", "recipe_itself"],
+)
+def test_exercise_2_accepts_every_equivalent_answer(answer, capsys):
+    assert_passes(lab.ablation_configs, answer, capsys, "Exercise 2")
 
 
 def in_place(recipe):
-    variants = {"full recipe": recipe}
+    variants = {"full recipe": dict(recipe)}
     for name, key, value in (
         ("augmentation", "augmentation", []),
         ("normalization", "normalization", None),
@@ -120,96 +319,301 @@ def in_place(recipe):
     return variants
 
 
+def list_cleared(recipe):
+    variants = ablation_configs(recipe)
+    variants["without augmentation"] = dict(recipe)
+    variants["without augmentation"]["augmentation"].clear()  # the recipe's list
+    return variants
+
+
 def cumulative(recipe):
     variants = ablation_configs(recipe)
     variants["without dropout"] = {**variants["without normalization"], "dropout": 0.0}
     return variants
 
 
+def replaced(name, **changes):
+    return lambda recipe: {
+        **ablation_configs(recipe),
+        name: {**recipe, **changes},
+    }
+
+
 @pytest.mark.parametrize(
-    ("mistake", "answer", "hint"),
+    ("mistake", "answer", "hints"),
     [
-        ("changes_the_recipe", in_place, "changed the recipe"),
-        ("removes_two_techniques", cumulative, "only in"),
+        ("changes_the_recipe", in_place, ("changed the recipe",)),
+        ("clears_the_recipes_list", list_cleared, ("changed the recipe",)),
+        ("removes_two_techniques", cumulative, ("only in", "normalization")),
         (
-            "keeps_the_technique",
+            "the_labs_recipe_written_in",
+            lambda recipe: ablation_configs(lab.RECIPE),
+            ("lab's own",),
+        ),
+        ("keeps_the_technique", replaced("without dropout"), ("still uses dropout",)),
+        (
+            "l2_none",
+            replaced("without weight decay", l2=None),
+            ("l2=None", "l2=0.0"),
+        ),
+        (
+            "augmentation_none",
+            replaced("without augmentation", augmentation=None),
+            ("augmentation=None",),
+        ),
+        (
+            "normalization_text",
+            replaced("without normalization", normalization="none"),
+            ("normalization='none'",),
+        ),
+        (
+            "a_key_dropped",
             lambda recipe: {
                 **ablation_configs(recipe),
-                "without dropout": dict(recipe),
+                "without dropout": {"dropout": 0.0},
             },
-            "still uses dropout",
+            ("these differ too",),
         ),
         (
             "missing_a_variant",
             lambda recipe: {
                 k: v for k, v in ablation_configs(recipe).items() if "weight" not in k
             },
-            "missing ['without weight decay']",
+            ("missing ['without weight decay']",),
         ),
-        ("a_list", lambda recipe: list(ablation_configs(recipe).values()), "dict"),
+        (
+            "an_extra_variant",
+            lambda recipe: {**ablation_configs(recipe), "baseline": {}},
+            ("unexpected ['baseline']",),
+        ),
+        (
+            "a_list",
+            lambda recipe: list(ablation_configs(recipe).values()),
+            ("return a dict",),
+        ),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
-def test_exercise_2_rejects_a_typical_mistake(mistake, answer, hint, capsys):
-    assert_rejected(lab.ablation_configs, answer, capsys, hint)
+def test_exercise_2_names_each_typical_mistake(mistake, answer, hints, capsys):
+    assert_rejected(lab.ablation_configs, answer, capsys, *hints)
 
 
-# --- Exercise 3: read the ablation ---
+def test_exercise_2_tries_recipes_with_other_values_and_keys():
+    recipes = []
 
+    def spy(recipe):
+        recipes.append(copy.deepcopy(recipe))
+        return ablation_configs(recipe)
 
-def largest_drop(records, key):
-    full = records["full recipe"][key]
-    drops = {
-        name.removeprefix("without "): full - record[key]
-        for name, record in records.items()
-        if name != "full recipe"
-    }
-    return max(drops, key=drops.get)
-
-
-def test_exercise_3_accepts_the_right_answer(capsys):
-    assert_passes(
-        lab.most_important_technique,
-        lambda records: largest_drop(records, "val_accuracy"),
-        capsys,
-        "Exercise 3",
+    assert lab.ablation_configs(spy)
+    assert len({r["l2"] for r in recipes}) == len(recipes)
+    assert any(set(r) != set(lab.RECIPE) for r in recipes) or any(
+        r["dropout_placement"] != "conv" for r in recipes
     )
 
 
-def test_exercise_3_records_separate_every_reading():
-    records = lab._records()
-    readings = {
-        largest_drop(records, key)
-        for key in ("val_accuracy", "test_accuracy", "train_accuracy")
-    }
-    assert len(readings) == 3
+# --- Exercise 3: read the ablation over seeds ---
+
+
+def most_important_technique(ablation):
+    full = ablation["full recipe"]
+    costs = {}
+    for name, runs in ablation.items():
+        if name == "full recipe":
+            continue
+        comparison = evaluation.compare(runs, full, "val_accuracy")
+        if comparison.verdict == "helped":
+            costs[name.removeprefix("without ")] = comparison.difference
+    return max(costs, key=costs.get) if costs else "none"
+
+
+def by_lower_bound(ablation):
+    best, cost = "none", 0.0
+    for name, runs in ablation.items():
+        if name != "full recipe":
+            comparison = evaluation.compare(
+                ablation["full recipe"], runs, "val_accuracy"
+            )
+            if (
+                comparison.n >= 2
+                and comparison.high < 0
+                and -comparison.difference > cost
+            ):
+                best, cost = name, -comparison.difference  # "without ..." accepted
+    return best
 
 
 @pytest.mark.parametrize(
-    ("mistake", "answer", "hint"),
+    "answer",
+    [most_important_technique, by_lower_bound],
+    ids=["verdict", "interval_the_other_way_round"],
+)
+def test_exercise_3_accepts_every_equivalent_answer(answer, capsys):
+    assert_passes(lab.most_important_technique, answer, capsys, "Exercise 3")
+
+
+def test_exercise_3_ablations_tell_every_reading_apart():
+    for seed in range(10):
+        sets = lab._ablation_sets(np.random.default_rng(seed))
+        readings = {
+            name: tuple(read(s) for s in sets)
+            for name, read in lab._reading_strategies().items()
+        }
+        assert len(set(readings.values())) == len(readings), readings
+        assert lab.NONE in readings["right"]
+        assert all(len(set(reading)) > 1 for reading in readings.values())
+
+
+def test_exercise_3_names_each_typical_reading(capsys):
+    strategies = lab._reading_strategies()
+    assert set(lab.READING_HINTS) == set(strategies) - {"right"}
+    for name, hint in lab.READING_HINTS.items():
+        assert_rejected(
+            lab.most_important_technique, strategies[name], capsys, hint[:40]
+        )
+
+
+def mutating(ablation):
+    ablation.pop("without dropout")
+    return "none"
+
+
+@pytest.mark.parametrize(
+    ("mistake", "answer", "hints"),
     [
+        ("always_the_same", lambda a: "normalization", ("for every ablation",)),
         (
-            "reads_test_accuracy",
-            lambda records: largest_drop(records, "test_accuracy"),
-            "*test* accuracy",
+            "python_none",
+            lambda a: None if most_important_technique(a) == "none" else "dropout",
+            ("returned None",),
         ),
-        (
-            "reads_training_accuracy",
-            lambda records: largest_drop(records, "train_accuracy"),
-            "*training* accuracy",
-        ),
-        (
-            "smallest_drop",
-            lambda records: min(
-                (n.removeprefix("without ") for n in records if n != "full recipe"),
-                key=lambda t: records["full recipe"]["val_accuracy"]
-                - records[f"without {t}"]["val_accuracy"],
-            ),
-            "*least*",
-        ),
-        ("returns_a_number", lambda records: 0.018, "string"),
+        ("a_number", lambda a: 0.018, ("technique's name as text",)),
+        ("unknown_name", lambda a: "batch norm", ("return one of",)),
+        ("records_changed", mutating, ("changed the records",)),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
-def test_exercise_3_rejects_a_typical_mistake(mistake, answer, hint, capsys):
-    assert_rejected(lab.most_important_technique, answer, capsys, hint)
+def test_exercise_3_rejects_other_wrong_answers(mistake, answer, hints, capsys):
+    assert_rejected(lab.most_important_technique, answer, capsys, *hints)
+
+
+def group(name, values, seeds=(0, 1, 2)):
+    return RunGroup(
+        name,
+        [
+            Run(
+                record={
+                    "name": name,
+                    "seed": seed,
+                    "val_accuracy": value,
+                    "test_accuracy": value - 0.002,
+                    "train_accuracy": value + 0.03,
+                    "generalization_gap": 0.032,
+                },
+                model=None,
+            )
+            for seed, value in zip(seeds, values, strict=True)
+        ],
+    )
+
+
+def own_ablation(costs):
+    """RunGroups: the full recipe, and each variant lower by ``costs[t]``."""
+    full = [0.85, 0.87, 0.86]
+    ablation = {"full recipe": group("capstone full recipe", full)}
+    for technique, cost in costs.items():
+        ablation[f"without {technique}"] = group(
+            f"capstone without {technique}",
+            [v - cost + 0.0004 * i for i, v in enumerate(full)],
+        )
+    return ablation
+
+
+def test_exercise_3_every_removal_raising_accuracy_reads_as_none(capsys):
+    """The lecture's run where every removal raised validation accuracy: the
+    reading is "none", not the technique whose removal gained least."""
+    ablation = own_ablation(
+        {
+            "augmentation": -0.04,
+            "normalization": -0.01,
+            "dropout": -0.02,
+            "weight decay": -0.03,
+        }
+    )
+    records = {name: runs.records for name, runs in ablation.items()}
+    assert lab.reference_reading(records) == lab.NONE
+    printed = assert_passes(
+        lab.most_important_technique,
+        most_important_technique,
+        capsys,
+        "Exercise 3",
+        ablation,
+    )
+    assert "On your own ablation: 'none'" in printed
+
+
+def test_exercise_3_reads_the_learners_own_ablation(capsys):
+    ablation = own_ablation(
+        {
+            "augmentation": 0.01,
+            "normalization": 0.03,
+            "dropout": -0.01,
+            "weight decay": 0.0,
+        }
+    )
+    printed = assert_passes(
+        lab.most_important_technique,
+        most_important_technique,
+        capsys,
+        "Exercise 3",
+        ablation,
+    )
+    assert "'normalization'" in printed
+
+
+def test_exercise_3_rejects_a_reading_that_disagrees_with_the_own_ablation(capsys):
+    ablation = own_ablation(
+        {
+            "augmentation": 0.01,
+            "normalization": 0.03,
+            "dropout": -0.01,
+            "weight decay": 0.0,
+        }
+    )
+
+    def right_on_drawn_ablations_only(records):
+        if len(records["full recipe"]) == 3:
+            return "dropout"
+        return most_important_technique(records)
+
+    assert_rejected(
+        lab.most_important_technique,
+        right_on_drawn_ablations_only,
+        capsys,
+        "on your own ablation",
+        args=(ablation,),
+    )
+
+
+# --- every check: one verdict line whatever the answer ---
+
+
+ODD_ANSWERS = [
+    lambda *args: (1, 2),
+    lambda *args: {"full recipe": 1},
+    lambda *args: np.zeros(3),
+    lambda *args: float("nan"),
+    lambda *args: object(),
+    lambda *args: keras.Sequential([keras.layers.Dense(10)]),
+]
+
+
+@pytest.mark.parametrize(
+    "check",
+    [lab.recipe_model, lab.ablation_configs, lab.most_important_technique],
+    ids=lambda check: check.__name__,
+)
+@pytest.mark.parametrize("answer", ODD_ANSWERS, ids=range(len(ODD_ANSWERS)))
+def test_every_check_gives_one_verdict_line_for_odd_answers(check, answer, capsys):
+    passed, _ = assert_verdict_line(check, answer, capsys)
+    assert not passed

@@ -1,33 +1,66 @@
-"""Normalization lab checks: the right answers pass, typical mistakes get a hint."""
+"""Normalization lab checks: right answers in every equivalent form pass, typical
+mistakes are rejected with a hint that names them, nothing crashes or hangs."""
+
+import math
 
 import numpy as np
 import pytest
-from check_helpers import assert_passes, assert_rejected
+from check_helpers import assert_passes, assert_rejected, assert_verdict_line
 
+from utils import evaluation
 from utils.checks import normalization as lab
+from utils.training import Run, RunGroup
 
-AXES = (0, 1, 2)
+
+def moments(x):
+    axes = tuple(range(x.ndim - 1))
+    return x.mean(axis=axes), x.var(axis=axes)
+
+
+def normalize(x, mean, var, gamma, beta, eps):
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta
 
 
 # --- Exercise 1: BN forward ---
 
 
 def bn_forward(x, gamma, beta, moving_mean, moving_var, training, eps=1e-3):
+    mean, var = moments(x) if training else (moving_mean, moving_var)
+    return normalize(x, mean, var, gamma, beta, eps)
+
+
+def bn_flattened(x, gamma, beta, moving_mean, moving_var, training, eps=1e-3):
+    flat = x.reshape(-1, x.shape[-1])
     if training:
-        mean, var = x.mean(axis=AXES), x.var(axis=AXES)
+        mean = flat.mean(axis=0)
+        var = ((flat - mean) ** 2).mean(axis=0)
     else:
         mean, var = moving_mean, moving_var
-    return gamma * (x - mean) / np.sqrt(var + eps) + beta
+    return (gamma * (flat - mean) / np.sqrt(var + eps) + beta).reshape(x.shape)
 
 
-def test_exercise_1_accepts_the_right_answer(capsys):
-    assert_passes(lab.bn_forward, bn_forward, capsys, "Exercise 1")
-
-
-def test_exercise_1_matches_keras_batch_normalization():
+def bn_keras_layer(x, gamma, beta, moving_mean, moving_var, training, eps=1e-3):
     import keras
 
-    x = np.random.default_rng(0).normal(1, 2, (8, 5, 5, 3)).astype("float32")
+    layer = keras.layers.BatchNormalization(epsilon=eps, dtype="float64")
+    layer.build(x.shape)
+    layer.set_weights([gamma, beta, moving_mean, moving_var])
+    return layer(x, training=training)  # a tensor, not a NumPy array
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [bn_forward, bn_flattened, bn_keras_layer],
+    ids=["numpy", "flattened", "keras_layer_returning_a_tensor"],
+)
+def test_exercise_1_accepts_every_equivalent_answer(answer, capsys):
+    assert_passes(lab.bn_forward, answer, capsys, "Exercise 1")
+
+
+def test_exercise_1_reference_matches_keras_batch_normalization():
+    import keras
+
+    x = np.random.default_rng(0).normal(1, 2, (8, 5, 6, 3)).astype("float32")
     layer = keras.layers.BatchNormalization(epsilon=1e-3)
     layer.build(x.shape)
     weights = [np.full(3, 1.5), np.full(3, 0.2), np.full(3, 0.1), np.full(3, 2.0)]
@@ -40,207 +73,579 @@ def test_exercise_1_matches_keras_batch_normalization():
         )
 
 
-def always_batch_statistics(
-    x, gamma, beta, moving_mean, moving_var, training, eps=1e-3
-):
-    return bn_forward(x, gamma, beta, moving_mean, moving_var, True, eps)
+def with_statistics(statistics=None, eps_used=None, formula=normalize, inference=None):
+    """An answer that computes training-mode statistics with ``statistics(x)``."""
+
+    def answer(x, gamma, beta, moving_mean, moving_var, training, eps=1e-3):
+        if training:
+            mean, var = (statistics or moments)(x)
+        else:
+            mean, var = inference(x) if inference else (moving_mean, moving_var)
+        return formula(x, mean, var, gamma, beta, eps if eps_used is None else eps_used)
+
+    return answer
 
 
-def always_running_averages(
-    x, gamma, beta, moving_mean, moving_var, training, eps=1e-3
-):
-    return bn_forward(x, gamma, beta, moving_mean, moving_var, False, eps)
+def over(axes, ddof=0):
+    def statistics(x):
+        chosen = axes(x) if callable(axes) else axes
+        return (
+            x.mean(axis=chosen, keepdims=True),
+            x.var(axis=chosen, keepdims=True, ddof=ddof),
+        )
+
+    return statistics
 
 
-def per_example(x, gamma, beta, moving_mean, moving_var, training, eps=1e-3):
-    if not training:
-        return bn_forward(x, gamma, beta, moving_mean, moving_var, False, eps)
-    mean = x.mean(axis=(1, 2, 3), keepdims=True)
-    var = x.var(axis=(1, 2, 3), keepdims=True)
-    return gamma * (x - mean) / np.sqrt(var + eps) + beta
-
-
-def no_gamma_beta(x, gamma, beta, moving_mean, moving_var, training, eps=1e-3):
-    return bn_forward(x, 1.0, 0.0, moving_mean, moving_var, training, eps)
-
-
-def divides_by_variance(x, gamma, beta, moving_mean, moving_var, training, eps=1e-3):
-    mean, var = (
-        (x.mean(axis=AXES), x.var(axis=AXES)) if training else (moving_mean, moving_var)
-    )
-    return gamma * (x - mean) / (var + eps) + beta
-
-
-@pytest.mark.parametrize(
-    ("mistake", "answer", "hint"),
-    [
-        (
-            "batch_statistics_at_inference",
-            always_batch_statistics,
-            "inference with moving",
-        ),
-        ("running_averages_in_training", always_running_averages, "running averages"),
-        ("statistics_per_example", per_example, "per channel"),
-        ("gamma_and_beta_forgotten", no_gamma_beta, "gamma"),
-        ("divided_by_the_variance", divides_by_variance, "square root"),
-    ],
-)
-def test_exercise_1_rejects_typical_mistakes(mistake, answer, hint, capsys):
-    assert_rejected(lab.bn_forward, answer, capsys, hint)
-
-
-# --- Exercise 2: running averages ---
-
-
-def update(moving_mean, moving_var, x, momentum):
-    return (
-        momentum * moving_mean + (1 - momentum) * x.mean(axis=AXES),
-        momentum * moving_var + (1 - momentum) * x.var(axis=AXES),
-    )
-
-
-def test_exercise_2_accepts_the_right_answer(capsys):
-    assert_passes(lab.update_moving_averages, update, capsys, "Exercise 2")
+def in_place(x, gamma, beta, moving_mean, moving_var, training, eps=1e-3):
+    mean, var = moments(x) if training else (moving_mean, moving_var)
+    x -= mean
+    return gamma * x / np.sqrt(var + eps) + beta
 
 
 @pytest.mark.parametrize(
-    ("mistake", "answer", "hint"),
+    ("mistake", "answer", "hints"),
     [
         (
-            "momentum_weighs_the_batch",
-            lambda mm, mv, x, m: update(mm, mv, x, 1 - m),
-            "*old* average",
+            "statistics_over_axis_0_only",
+            with_statistics(over(0)),
+            ("axis 0 only", "axes (0, 1, 2)"),
         ),
         (
-            "averages_replaced",
-            lambda mm, mv, x, m: (x.mean(axis=AXES), x.var(axis=AXES)),
-            "replaced",
+            "instance_normalization",
+            with_statistics(over((1, 2))),
+            ("instance normalization",),
+        ),
+        (
+            "layer_normalization",
+            with_statistics(over(lambda x: tuple(range(1, x.ndim)))),
+            ("layer normalization",),
+        ),
+        (
+            "statistics_over_the_channel_axis",
+            with_statistics(over(-1)),
+            ("channel axis",),
+        ),
+        (
+            "one_mean_for_everything",
+            with_statistics(lambda x: (x.mean(), x.var())),
+            ("whole array",),
         ),
         (
             "unbiased_variance",
-            lambda mm, mv, x, m: (
-                update(mm, mv, x, m)[0],
-                m * mv + (1 - m) * x.var(axis=AXES, ddof=1),
-            ),
-            "ddof=0",
+            with_statistics(over(lambda x: tuple(range(x.ndim - 1)), ddof=1)),
+            ("ddof=1", "divides by n"),
         ),
         (
-            "variance_not_updated",
-            lambda mm, mv, x, m: (update(mm, mv, x, m)[0], mv),
-            "update the variance",
+            "eps_added_to_the_standard_deviation",
+            with_statistics(
+                formula=lambda x, m, v, g, b, e: g * (x - m) / (np.sqrt(v) + e) + b
+            ),
+            ("std + eps", "under the square root"),
         ),
         (
-            "one_value_for_all_channels",
-            lambda mm, mv, x, m: (
-                m * mm + (1 - m) * x.mean(),
-                m * mv + (1 - m) * x.var(),
+            "eps_written_in_instead_of_the_argument",
+            with_statistics(eps_used=1e-3),
+            ("`eps` argument", "eps=0.05"),
+        ),
+        (
+            "no_square_root",
+            with_statistics(formula=lambda x, m, v, g, b, e: g * (x - m) / (v + e) + b),
+            ("square root",),
+        ),
+        (
+            "beta_forgotten",
+            with_statistics(
+                formula=lambda x, m, v, g, b, e: normalize(x, m, v, g, 0, e)
             ),
-            "axes (0, 1, 2)",
+            ("beta is missing",),
+        ),
+        (
+            "gamma_forgotten",
+            with_statistics(
+                formula=lambda x, m, v, g, b, e: normalize(x, m, v, 1, b, e)
+            ),
+            ("gamma is missing",),
+        ),
+        (
+            "gamma_and_beta_swapped",
+            with_statistics(
+                formula=lambda x, m, v, g, b, e: normalize(x, m, v, b, g, e)
+            ),
+            ("swapped",),
+        ),
+        (
+            "batch_statistics_at_inference",
+            with_statistics(inference=moments),
+            ("inference mode you used the batch",),
+        ),
+        (
+            "running_averages_in_training",
+            lambda x, g, b, mm, mv, training, eps=1e-3: normalize(x, mm, mv, g, b, eps),
+            ("training mode you used the running averages",),
+        ),
+        (
+            "conv_axes_written_in",
+            with_statistics(over((0, 1, 2))),
+            ("AxisError", "x of shape ("),
+        ),
+        ("x_changed_in_place", in_place, ("in place",)),
+        (
+            "statistics_returned_too",
+            lambda *args, **kwargs: (bn_forward(*args, **kwargs), 0, 1),
+            ("return only the normalized array",),
+        ),
+        ("text_returned", lambda *args, **kwargs: "y", ("NumPy array",)),
+        (
+            "one_value_per_channel_returned",
+            lambda x, *args, **kwargs: x.mean(axis=0),
+            ("shape of x",),
         ),
     ],
+    ids=lambda value: value if isinstance(value, str) else "",
 )
-def test_exercise_2_rejects_typical_mistakes(mistake, answer, hint, capsys):
-    assert_rejected(lab.update_moving_averages, answer, capsys, hint)
+def test_exercise_1_names_each_typical_mistake(mistake, answer, hints, capsys):
+    assert_rejected(lab.bn_forward, answer, capsys, *hints)
 
 
-# --- Exercise 3: folding ---
+def test_exercise_1_draws_new_shapes_with_distinct_axes_at_each_call():
+    seen = []
+
+    def spy(x, gamma, beta, moving_mean, moving_var, training, eps=1e-3):
+        seen.append(x.shape)
+        return bn_forward(x, gamma, beta, moving_mean, moving_var, training, eps)
+
+    lab.bn_forward(spy)
+    lab.bn_forward(spy)
+    conv_shapes = [shape for shape in seen if len(shape) == 4]
+    assert any(len(shape) == 2 for shape in seen)  # dense activations too
+    assert all(len(set(shape)) == 4 for shape in conv_shapes)
+    assert len(set(conv_shapes)) > 1
+
+
+def test_exercise_1_passes_x_read_only_so_the_callers_array_is_safe():
+    flags = []
+
+    def spy(x, *args, **kwargs):
+        flags.append(x.flags.writeable)
+        return bn_forward(x, *args, **kwargs)
+
+    lab.bn_forward(spy)
+    assert flags and not any(flags)
+
+
+# --- Exercise 2: how long the running averages remember ---
+
+
+def steps_to_forget(momentum, fraction):
+    return math.ceil(math.log(fraction) / math.log(momentum))
+
+
+def steps_by_loop(momentum, fraction):
+    steps, left = 0, 1.0
+    while left > fraction:
+        left *= momentum
+        steps += 1
+    return steps
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        steps_to_forget,
+        steps_by_loop,
+        lambda m, f: math.ceil(math.log(f, m)),
+        lambda m, f: np.ceil(np.log10(f) / np.log10(m)),  # a whole NumPy float
+    ],
+    ids=["ceil", "loop", "log_base", "numpy_float"],
+)
+def test_exercise_2_accepts_every_equivalent_answer(answer, capsys):
+    assert_passes(lab.steps_to_forget, answer, capsys, "Exercise 2")
+
+
+def test_exercise_2_reference_is_the_smallest_step_count():
+    for momentum, fraction in lab._steps_cases(np.random.default_rng(3)):
+        steps = lab._steps_to_forget(momentum, fraction)
+        assert momentum**steps <= fraction < momentum ** (steps - 1)
+        assert steps == steps_by_loop(momentum, fraction)
+
+
+def test_exercise_2_no_typical_mistake_gives_the_right_count():
+    for seed in range(30):
+        for momentum, fraction in lab._steps_cases(np.random.default_rng(seed)):
+            wrong = [value for value, _ in lab._steps_mistakes(momentum, fraction)]
+            assert lab._steps_to_forget(momentum, fraction) not in wrong
+
+
+@pytest.mark.parametrize(
+    ("mistake", "answer", "hints"),
+    [
+        (
+            "rounded_down",
+            lambda m, f: math.floor(math.log(f) / math.log(m)),
+            ("round", "up, not down"),
+        ),
+        (
+            "not_rounded",
+            lambda m, f: math.log(f) / math.log(m),
+            ("not a whole number", "round it *up*"),
+        ),
+        (
+            "new_batch_weight",
+            lambda m, f: math.ceil(math.log(f) / math.log(1 - m)),
+            ("not (1 - momentum)**n",),
+        ),
+        (
+            "fraction_forgotten_instead_of_left",
+            lambda m, f: math.ceil(math.log(1 - f) / math.log(m)),
+            ("*left*",),
+        ),
+        (
+            "time_constant",
+            lambda m, f: round(1 / (1 - m)),
+            ("time constant",),
+        ),
+        (
+            "one_step_too_many",
+            lambda m, f: steps_to_forget(m, f) + 1,
+            ("one step too many",),
+        ),
+        ("negative", lambda m, f: -steps_to_forget(m, f), ("positive",)),
+        ("keras_value_written_in", lambda m, f: 459, ("smallest n",)),
+        (
+            "ratio_upside_down",
+            lambda m, f: math.ceil(math.log(m) / math.log(f)),
+            ("got 1 steps", "smallest n"),
+        ),
+        ("text", lambda m, f: "459", ("must be a number",)),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_exercise_2_names_each_typical_mistake(mistake, answer, hints, capsys):
+    assert_rejected(lab.steps_to_forget, answer, capsys, *hints)
+
+
+def test_exercise_2_an_endless_loop_gets_a_verdict(capsys, monkeypatch):
+    monkeypatch.setattr(lab, "TIME_LIMIT_S", 1)
+
+    def endless(momentum, fraction):
+        steps = 0
+        while momentum**steps > fraction:
+            pass  # forgot to count
+        return steps
+
+    assert_rejected(lab.steps_to_forget, endless, capsys, "loop")
+
+
+# --- Exercise 3: fold BN into the Dense layer after it ---
 
 
 def fold(kernel, bias, gamma, beta, mean, var, eps):
     scale = gamma / np.sqrt(var + eps)
-    return kernel * scale, beta + (bias - mean) * scale
+    return scale[:, None] * kernel, bias + (beta - mean * scale) @ kernel
 
 
-def test_exercise_3_accepts_the_right_answer(capsys):
-    assert_passes(lab.fold_bn, fold, capsys, "Exercise 3")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        fold,
+        lambda k, b, g, be, m, v, e: (
+            np.diag(g / np.sqrt(v + e)) @ k,
+            b + k.T @ (be - m * g / np.sqrt(v + e)),
+        ),
+        lambda *args: list(fold(*args)),
+    ],
+    ids=["broadcast", "diagonal_matrix", "list"],
+)
+def test_exercise_3_accepts_every_equivalent_answer(answer, capsys):
+    assert_passes(lab.fold_bn_into_dense, answer, capsys, "Exercise 3")
 
 
-def test_exercise_3_reference_equals_conv_then_bn():
+def test_exercise_3_reference_equals_keras_bn_then_dense():
     import keras
 
     rng = np.random.default_rng(1)
-    kernel, bias = rng.normal(size=(3, 3, 2, 3)), rng.normal(size=3)
-    gamma, beta = rng.uniform(0.5, 2, 3), rng.normal(size=3)
-    mean, var = rng.normal(size=3), rng.uniform(0.5, 2, 3)
-    images = rng.normal(size=(2, 6, 6, 2)).astype("float32")
-    conv = keras.layers.Conv2D(3, 3, padding="same")
-    conv.build(images.shape)
-    conv.set_weights([kernel, bias])
-    bn = keras.layers.BatchNormalization(epsilon=1e-3)
-    bn.build((None, 6, 6, 3))
-    bn.set_weights([gamma, beta, mean, var])
-    folded = keras.layers.Conv2D(3, 3, padding="same")
-    folded.build(images.shape)
-    folded.set_weights(list(fold(kernel, bias, gamma, beta, mean, var, 1e-3)))
+    features = rng.normal(1.0, 2.0, (10, 5)).astype("float32")
+    bn = keras.layers.BatchNormalization()
+    dense = keras.layers.Dense(3)
+    dense(bn(features))
+    bn.set_weights(
+        [
+            rng.uniform(0.5, 2, 5),
+            rng.normal(size=5),
+            rng.normal(size=5),
+            rng.uniform(1, 2, 5),
+        ]
+    )
+    kernel, bias = fold(*dense.get_weights(), *bn.get_weights(), bn.epsilon)
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(folded(images)),
-        keras.ops.convert_to_numpy(bn(conv(images), training=False)),
+        features @ kernel + bias,
+        keras.ops.convert_to_numpy(dense(bn(features, training=False))),
         atol=1e-4,
     )
 
 
+def scaled(kernel_of, bias_of):
+    def answer(k, b, g, be, m, v, e):
+        s = g / np.sqrt(v + e)
+        return kernel_of(k, s, g, v, e), bias_of(k, b, be, m, s)
+
+    return answer
+
+
+def fold_in_place(kernel, bias, gamma, beta, mean, var, eps):
+    scale = gamma / np.sqrt(var + eps)
+    bias += (beta - mean * scale) @ kernel
+    kernel *= scale[:, None]
+    return kernel, bias
+
+
+def rows(k, s, g, v, e):
+    return s[:, None] * k
+
+
+def right_bias(k, b, be, m, s):
+    return b + (be - m * s) @ k
+
+
 @pytest.mark.parametrize(
-    ("mistake", "answer", "hint"),
+    ("mistake", "answer", "hints"),
     [
         (
-            "input_channels_scaled",
-            lambda k, b, g, be, m, v, e: (
-                k * (g / np.sqrt(v + e))[:, None],
-                fold(k, b, g, be, m, v, e)[1],
-            ),
-            "*output* channels",
+            "output_columns_scaled",
+            scaled(lambda k, s, g, v, e: k * s, right_bias),
+            ("*inputs*", "rows"),
         ),
         (
             "no_square_root",
-            lambda k, b, g, be, m, v, e: (
-                k * g / (v + e),
-                fold(k, b, g, be, m, v, e)[1],
-            ),
-            "square root",
+            scaled(lambda k, s, g, v, e: (g / (v + e))[:, None] * k, right_bias),
+            ("square root",),
         ),
         (
-            "conv_bias_dropped",
-            lambda k, b, g, be, m, v, e: (
-                fold(k, b, g, be, m, v, e)[0],
-                be - m * g / np.sqrt(v + e),
-            ),
-            "conv's own bias",
+            "shift_added_without_the_kernel",
+            scaled(rows, lambda k, b, be, m, s: b + be - m * s),
+            ("through the kernel",),
         ),
         (
-            "mean_not_subtracted",
-            lambda k, b, g, be, m, v, e: (
-                fold(k, b, g, be, m, v, e)[0],
-                be + b * g / np.sqrt(v + e),
-            ),
-            "running mean",
+            "shift_through_the_folded_kernel",
+            scaled(rows, lambda k, b, be, m, s: b + (be - m * s) @ (s[:, None] * k)),
+            ("*original* kernel",),
         ),
+        (
+            "mean_left_out",
+            scaled(rows, lambda k, b, be, m, s: b + be @ k),
+            ("left out the mean",),
+        ),
+        (
+            "mean_not_scaled",
+            scaled(rows, lambda k, b, be, m, s: b + (be - m) @ k),
+            ("scale the mean",),
+        ),
+        (
+            "beta_left_out",
+            scaled(rows, lambda k, b, be, m, s: b - (m * s) @ k),
+            ("beta is missing",),
+        ),
+        (
+            "shift_ignored",
+            scaled(rows, lambda k, b, be, m, s: b),
+            ("also goes through the kernel",),
+        ),
+        (
+            "kernel_times_shift",
+            scaled(rows, lambda k, b, be, m, s: b + k @ (be - m * s)),
+            ("`shift @ kernel`",),
+        ),
+        (
+            "the_lectures_fold_for_bn_after_a_layer",
+            lambda k, b, g, be, m, v, e: (
+                k * g / np.sqrt(v + e),
+                be + (b - m) * g / np.sqrt(v + e),
+            ),
+            ("*after* a layer",),
+        ),
+        ("arrays_changed_in_place", fold_in_place, ("in place",)),
+        ("one_value", lambda *args: fold(*args)[0], ("return 2 values",)),
     ],
+    ids=lambda value: value if isinstance(value, str) else "",
 )
-def test_exercise_3_rejects_typical_mistakes(mistake, answer, hint, capsys):
-    assert_rejected(lab.fold_bn, answer, capsys, hint)
+def test_exercise_3_names_each_typical_mistake(mistake, answer, hints, capsys):
+    assert_rejected(lab.fold_bn_into_dense, answer, capsys, *hints)
 
 
-# --- Exercise 4: choosing a normalization ---
+# --- Exercise 4: batch norm or group norm at batch size 4 ---
 
 
-def test_exercise_4_accepts_group_or_layer_for_small_batches(capsys):
-    for small in ("group", "layer"):
-        assert_passes(
-            lab.pick_normalization,
-            lambda batch_size, small=small: "batch" if batch_size >= 16 else small,
-            capsys,
-            "Exercise 4",
-        )
+def small_batch_verdict(batch_runs, group_runs):
+    verdict = evaluation.compare(batch_runs, group_runs, "val_accuracy").verdict
+    return {"helped": "group", "hurt": "batch"}.get(verdict, "either")
+
+
+def by_interval(batch_runs, group_runs):
+    comparison = evaluation.compare(group_runs, batch_runs, "val_accuracy")
+    if comparison.n < 2:
+        return "either"
+    if comparison.low > 0:
+        return "batch"
+    return "group" if comparison.high < 0 else "either"
 
 
 @pytest.mark.parametrize(
-    ("mistake", "answer", "hint"),
-    [
-        ("always_batch", lambda batch_size: "batch", "too noisy"),
-        ("never_batch", lambda batch_size: "layer", "32 or more"),
-        ("rule_inverted", lambda b: "group" if b >= 16 else "batch", "other way round"),
-        ("not_a_normalization", lambda b: "BatchNormalization", "one of 'batch'"),
-    ],
+    "answer", [small_batch_verdict, by_interval], ids=["verdict", "interval"]
 )
-def test_exercise_4_rejects_typical_mistakes(mistake, answer, hint, capsys):
-    assert_rejected(lab.pick_normalization, answer, capsys, hint)
+def test_exercise_4_accepts_every_equivalent_answer(answer, capsys):
+    assert_passes(lab.small_batch_verdict, answer, capsys, "Exercise 4")
+
+
+def test_exercise_4_record_sets_tell_every_reading_apart():
+    for seed in range(25):
+        sets = lab._record_sets(np.random.default_rng(seed))
+        readings = {
+            name: tuple(read(batch, group) for batch, group in sets)
+            for name, read in lab._strategies().items()
+        }
+        assert len(set(readings.values())) == len(readings), readings
+        assert all(len(set(reading)) > 1 for reading in readings.values())
+        assert set(readings["right"]) == {"batch", "group", "either"}
+
+
+def spreads_overlap(batch_runs, group_runs):
+    """'either' whenever the two groups' spreads overlap: ignores the pairing."""
+    comparison = evaluation.compare(batch_runs, group_runs, "val_accuracy")
+    if abs(comparison.difference) < comparison.control_sd + comparison.treatment_sd:
+        return "either"
+    return "group" if comparison.difference > 0 else "batch"
+
+
+def mutating(batch_runs, group_runs):
+    batch_runs.sort(key=lambda record: record["val_accuracy"])
+    return small_batch_verdict(batch_runs, group_runs)
+
+
+def test_exercise_4_names_each_typical_reading(capsys):
+    hints = {
+        "test": "*test* accuracy",
+        "train": "*training* accuracy",
+        "swapped": "wrong way round",
+        "means": "interval of the difference includes 0",
+        "first seed": "first seed alone",
+        "unpaired": "pairs the runs by seed",
+        "gap": "generalization gap",
+    }
+    strategies = lab._strategies()
+    assert set(hints) == set(strategies) - {"right"}
+    for name, hint in hints.items():
+        assert_rejected(lab.small_batch_verdict, strategies[name], capsys, hint)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "answer", "hints"),
+    [
+        ("always_group", lambda b, g: "group", ("for every set of runs",)),
+        (
+            "compare_verdict_returned",
+            lambda b, g: evaluation.compare(b, g, "val_accuracy").verdict,
+            ("compare's verdict",),
+        ),
+        (
+            "comparison_returned",
+            lambda b, g: evaluation.compare(b, g, "val_accuracy"),
+            ("not the Comparison itself",),
+        ),
+        ("records_changed", mutating, ("changed the records",)),
+        ("spreads_overlap", spreads_overlap, ("unpaired", "every seed shows")),
+        ("a_number", lambda b, g: 1, ("one of 'batch', 'group' or 'either'",)),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_exercise_4_rejects_other_wrong_answers(mistake, answer, hints, capsys):
+    assert_rejected(lab.small_batch_verdict, answer, capsys, *hints)
+
+
+def group_of(name, values, seeds=(0, 1, 2)):
+    runs = [
+        Run(
+            record={
+                "name": name,
+                "seed": seed,
+                "val_accuracy": value,
+                "test_accuracy": value,
+                "train_accuracy": value + 0.05,
+                "generalization_gap": 0.05,
+            },
+            model=None,
+        )
+        for seed, value in zip(seeds, values, strict=True)
+    ]
+    return RunGroup(name, runs)
+
+
+def test_exercise_4_reads_the_learners_own_runs(capsys):
+    runs = {
+        "batch": group_of("batch norm batch 4", [0.80, 0.82, 0.81]),
+        "group": group_of("group norm batch 4", [0.85, 0.871, 0.859]),
+    }
+    printed = assert_passes(
+        lab.small_batch_verdict, small_batch_verdict, capsys, "Exercise 4", runs
+    )
+    assert "On your own runs: 'group'" in printed
+
+
+def test_exercise_4_rejects_a_reading_that_disagrees_with_the_own_runs(capsys):
+    runs = {
+        "batch": group_of("batch norm batch 4", [0.80, 0.82, 0.81]),
+        "group": group_of("group norm batch 4", [0.85, 0.871, 0.859]),
+    }
+
+    def right_on_drawn_sets_only(batch_runs, group_runs):
+        if {r["seed"] for r in batch_runs} == {0, 1, 2}:
+            return "batch"
+        return small_batch_verdict(batch_runs, group_runs)
+
+    assert_rejected(
+        lab.small_batch_verdict,
+        right_on_drawn_sets_only,
+        capsys,
+        "on your own runs",
+        args=(runs,),
+    )
+
+
+def test_exercise_4_one_seed_each_reads_as_either(capsys):
+    runs = {
+        "batch": group_of("b", [0.80], seeds=(0,)),
+        "group": group_of("g", [0.90], seeds=(0,)),
+    }
+    printed = assert_passes(
+        lab.small_batch_verdict, small_batch_verdict, capsys, "Exercise 4", runs
+    )
+    assert "'either'" in printed
+
+
+# --- every check: one verdict line whatever the answer ---
+
+
+ODD_ANSWERS = [
+    lambda *args, **kwargs: (1, 2),
+    lambda *args, **kwargs: {"y": 1},
+    lambda *args, **kwargs: np.zeros((0,)),
+    lambda *args, **kwargs: float("nan"),
+    lambda *args, **kwargs: object(),
+    lambda *args, **kwargs: [[1, 2], [3]],
+]
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lab.bn_forward,
+        lab.steps_to_forget,
+        lab.fold_bn_into_dense,
+        lab.small_batch_verdict,
+    ],
+    ids=lambda check: check.__name__,
+)
+@pytest.mark.parametrize("answer", ODD_ANSWERS, ids=range(len(ODD_ANSWERS)))
+def test_every_check_gives_one_verdict_line_for_odd_answers(check, answer, capsys):
+    passed, _ = assert_verdict_line(check, answer, capsys)
+    assert not passed

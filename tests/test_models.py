@@ -73,7 +73,7 @@ def test_augmentation_is_active_in_training_and_the_identity_at_inference():
 
 def test_width_scales_the_number_of_filters():
     narrow = models.build_cnn(width=0.5)
-    assert narrow.get_layer("conv1").filters == 16
+    assert narrow.get_layer("conv1").filters == 8
     assert narrow.get_layer("dense").units == 64
 
 
