@@ -710,11 +710,6 @@ def test_exercise_2_rejects_an_accuracy_treated_like_a_loss(capsys):
     ("mistake", "answer", "hint"),
     [
         (
-            "a_tolerance_of_its_own",
-            lambda v, p: early_stopping([round(x, 2) for x in v], p),
-            "Keras trains",
-        ),
-        (
             "patience_zero_read_as_never_stop",
             lambda v, p: early_stopping(v, p) if p else (len(v), int(np.argmax(v)) + 1),
             "patience 0",
@@ -842,3 +837,170 @@ def test_exercise_4_rejects_the_gap_verdict_word_itself(capsys):
     assert_rejected(
         lab.width_experiment, verdict_word, capsys, "gap_change must be one of"
     )
+
+
+# --- answers an adversarial grader found accepted, rejected or named vaguely ---
+
+
+@pytest.mark.parametrize(
+    ("mistake", "change", "named"),
+    [
+        ("sorts_the_history", lambda r: r["history"]["val_accuracy"].sort(), "history"),
+        ("overwrites_an_accuracy", lambda r: r.update(test_accuracy=0.0), "test_acc"),
+        ("adds_a_key", lambda r: r.update(best_epoch=1), "best_epoch"),
+    ],
+)
+def test_exercise_1_rejects_changing_the_record_in_place(
+    mistake, change, named, capsys
+):
+    def mutates(record):
+        answer = best_epoch_and_gap(record)
+        change(record)
+        return answer
+
+    assert_rejected(
+        lab.best_epoch_and_gap, mutates, capsys, "changed the record", named
+    )
+
+
+def test_exercise_1_leaves_the_own_run_unchanged_by_a_mutating_answer(capsys):
+    run = own_run()
+    before = {**run.record, "history": dict(run.record["history"])}
+    values = list(run.record["history"]["val_accuracy"])
+
+    def mutates(record):
+        record["history"]["val_accuracy"].sort()
+        return best_epoch_and_gap(record)
+
+    assert_rejected(lab.best_epoch_and_gap, mutates, capsys, "changed the record")
+    assert not lab.best_epoch_and_gap(mutates, run)
+    capsys.readouterr()
+    assert run.record["history"]["val_accuracy"] == values
+    assert run.record.keys() == before.keys()
+
+
+def test_exercise_1_names_the_two_values_returned_in_the_other_order(capsys):
+    def swapped(record):
+        best_epoch, gap = best_epoch_and_gap(record)
+        return gap, best_epoch
+
+    assert_rejected(
+        lab.best_epoch_and_gap,
+        swapped,
+        capsys,
+        "other order",
+        "`return best_epoch, gap`",
+        absent=("whole number",),
+    )
+
+
+@pytest.mark.parametrize("margin", [1e-3, 5e-4, 1e-4])
+def test_exercise_2_rejects_a_minimum_improvement_margin(margin, capsys):
+    def with_margin(val_accuracies, patience):
+        best, best_epoch, wait = float("-inf"), 0, 0
+        for epoch, value in enumerate(val_accuracies, start=1):
+            if value > best + margin:
+                best, best_epoch, wait = value, epoch, 0
+            else:
+                wait += 1
+                if wait >= max(patience, 1):
+                    return epoch, best_epoch
+        return len(val_accuracies), best_epoch
+
+    assert_rejected(lab.early_stopping, with_margin, capsys, "min_delta", "tiny")
+
+
+def test_exercise_2_tiny_gain_histories_hold_an_improvement_below_any_margin():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        patience = int(rng.integers(1, 4))
+        values = lab._draw_accuracies(rng, "tiny gain")
+        top = int(np.argmax(values))
+        assert np.isclose(values[top] - max(values[:top]), lab.TINY_GAIN)
+        assert early_stopping(values, patience) == lab.reference_early_stopping(
+            values, patience
+        )
+        ignored = lab._early_stopping_variants(values, patience)[-1][0]
+        assert ignored != lab.reference_early_stopping(values, patience)
+
+
+def test_exercise_2_gives_a_verdict_for_an_answer_that_loops_forever(
+    capsys, monkeypatch
+):
+    def loops_on_a_tie(val_accuracies, patience):
+        best, best_epoch, wait, i = float("-inf"), 0, 0, 0
+        while i < len(val_accuracies):
+            value = val_accuracies[i]
+            if value == best:
+                continue  # forgets to move on: loops for ever on a tie
+            if value > best:
+                best, best_epoch, wait = value, i + 1, 0
+            else:
+                wait += 1
+                if wait >= max(patience, 1):
+                    return i + 1, best_epoch
+            i += 1
+        return len(val_accuracies), best_epoch
+
+    monkeypatch.setenv("COURSE_CHECK_TIME_LIMIT", "3")
+    assert_rejected(lab.early_stopping, loops_on_a_tie, capsys, "loop forever")
+
+
+def reshaped(input_shape, num_classes):
+    layers = build_baseline(input_shape, num_classes).layers
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            *[
+                L.Reshape((-1,)) if type(layer).__name__ == "Flatten" else layer
+                for layer in layers
+            ],
+        ]
+    )
+
+
+def reshaped_functional(input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    x = L.Conv2D(FIRST, 3, padding="same", activation=keras.ops.relu)(inputs)
+    x = L.MaxPooling2D()(x)
+    x = L.Conv2D(SECOND, 3, padding="same", activation=keras.ops.relu)(x)
+    x = L.MaxPooling2D()(x)
+    height, width = input_shape[0] // 4, input_shape[1] // 4
+    x = L.Reshape((height * width * SECOND,))(x)
+    x = L.Dense(128, activation=keras.activations.relu)(x)
+    model = keras.Model(inputs, L.Dense(num_classes, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("answer", [reshaped, reshaped_functional])
+def test_exercise_3_accepts_a_reshape_that_flattens(answer, capsys):
+    assert_passes(lab.baseline_model, answer, capsys, "Exercise 3")
+
+
+def test_exercise_3_rejects_a_reshape_that_keeps_an_image_axis(capsys):
+    def half_flat(input_shape, num_classes):
+        layers = build_baseline(input_shape, num_classes).layers
+        return keras.Sequential(
+            [
+                keras.Input(input_shape),
+                *[
+                    L.Reshape((input_shape[0] // 4, -1))
+                    if type(layer).__name__ == "Flatten"
+                    else layer
+                    for layer in layers
+                ],
+            ]
+        )
+
+    assert_rejected(lab.baseline_model, half_flat, capsys, "✗ Exercise 3")
+
+
+def test_exercise_2_rejects_a_tolerance_of_its_own(capsys):
+    def rounded(val_accuracies, patience):
+        return early_stopping([round(x, 2) for x in val_accuracies], patience)
+
+    printed = assert_rejected(lab.early_stopping, rounded, capsys)
+    # Rounding acts as a margin: named as one when it ignored only the tiny
+    # improvement, else shown on the history it got wrong.
+    assert "min_delta" in printed or "Keras trains" in printed, printed

@@ -268,6 +268,32 @@ def test_an_inner_time_limit_ends_at_the_outer_deadline():
     assert time.monotonic() - started < 2
 
 
+def test_time_up_names_the_limit_whose_deadline_came_first():
+    with pytest.raises(checks.TimeUp) as outer_first, checks.time_limit(0.3):
+        with checks.time_limit(10):
+            time.sleep(5)
+    assert outer_first.value.args == (0.3,)
+    with pytest.raises(checks.TimeUp) as inner_first, checks.time_limit(10):
+        with checks.time_limit(0.2):
+            time.sleep(5)
+    assert inner_first.value.args == (0.2,)
+
+
+def test_run_check_names_a_shorter_limit_set_around_the_learners_code(capsys):
+    def verify():
+        with checks.time_limit(0.2):  # as a check around the learner's function
+            time.sleep(5)
+
+    started = time.monotonic()
+    assert not checks.run_check("Exercise 9", verify, time_limit_s=60)
+    assert time.monotonic() - started < 3
+    assert "stopped after 0.2 s" in capsys.readouterr().out
+
+
+def test_checks_that_only_compute_get_a_short_limit_and_training_a_long_one():
+    assert checks.COMPUTATION_TIME_LIMIT <= 30 < checks.TIME_LIMIT
+
+
 # --- helpers for answers ---
 
 

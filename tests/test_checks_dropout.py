@@ -581,7 +581,7 @@ def with_where(samples):
         return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0), axis=-1)
 
     total = h(samples.mean(axis=0))
-    return list(total), total - h(samples).mean(axis=0)
+    return [total, total - h(samples).mean(axis=0)]  # a list of two arrays
 
 
 @pytest.mark.parametrize("answer", [uncertainty, with_where])
@@ -797,3 +797,117 @@ def test_exercise_5_accepts_more_correct_forms(answer, capsys):
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_exercise_5_rejects_more_mistakes(mistake, answer, hint, capsys):
     assert_rejected(lab.uncertainty, answer, capsys, hint)
+
+
+# --- answers an adversarial grader found accepted or named only by a symptom ---
+
+
+def test_exercise_1_rejects_a_fixed_number_of_dropped_units(capsys):
+    def exact_count(x, rate, rng):
+        drop = rng.permutation(x.size)[: int(round(rate * x.size))]
+        mask = np.ones(x.size)
+        mask[drop] = 0
+        return x * mask.reshape(x.shape) / (1 - rate)
+
+    assert_rejected(
+        lab.inverted_dropout, exact_count, capsys, "exactly", "varies from call"
+    )
+
+
+def test_exercise_1_rejects_a_count_that_hardly_varies(capsys):
+    def nearly_fixed(x, rate, rng):
+        count = int(round(rate * x.size)) + int(rng.integers(2))
+        drop = rng.choice(x.size, count, replace=False)
+        mask = np.ones(x.size)
+        mask[drop] = 0
+        return x * mask.reshape(x.shape) / (1 - rate)
+
+    assert_rejected(lab.inverted_dropout, nearly_fixed, capsys, "varied far less")
+
+
+def test_exercise_1_accepts_a_binomial_count_placed_at_random(capsys):
+    def binomial_count(x, rate, rng):
+        drop = rng.permutation(x.size)[: rng.binomial(x.size, rate)]
+        mask = np.ones(x.size)
+        mask[drop] = 0
+        return x * mask.reshape(x.shape) / (1 - rate)
+
+    assert_passes(lab.inverted_dropout, binomial_count, capsys, "Exercise 1")
+
+
+@pytest.mark.parametrize(
+    ("container", "word"),
+    [(lambda y: y.tolist(), "a list"), (lambda y: tuple(y), "a tuple")],
+    ids=["list", "tuple"],
+)
+def test_exercise_1_rejects_a_result_that_is_not_an_array(container, word, capsys):
+    def not_an_array(x, rate, rng):
+        return container(inverted_dropout(x, rate, rng))
+
+    assert_rejected(
+        lab.inverted_dropout, not_an_array, capsys, "return a NumPy array", word
+    )
+
+
+def test_exercise_2_names_noise_drawn_from_the_global_numpy_generator(capsys):
+    def numpy_noise(layer, inputs, training):
+        if not training:
+            return inputs
+        b, h, w, c = keras.ops.shape(inputs)
+        keep = (np.random.random((b, 1, 1, c)) >= layer.rate).astype("float32")
+        return inputs * keep / (1 - layer.rate)
+
+    assert_rejected(
+        lab.spatial_dropout_layer,
+        make_layer(numpy_noise),
+        capsys,
+        "NumPy's global generator",
+        "keras.random.uniform",
+        absent=("two layers made with the same seed",),
+    )
+
+
+def test_exercise_3_accepts_a_reshape_that_flattens(capsys):
+    def reshaped(spatial_rate, head_rate):
+        model = build(spatial_rate, head_rate)
+        layers = [
+            L.Reshape((-1,)) if type(layer).__name__ == "Flatten" else layer
+            for layer in model.layers
+        ]
+        return keras.Sequential([keras.Input((28, 28, 1)), *layers])
+
+    assert_passes(lab.dropout_cnn, reshaped, capsys, "Exercise 3")
+
+
+def test_exercise_5_rejects_keras_tensors(capsys):
+    def with_keras_ops(samples):
+        ops = keras.ops
+        p = ops.convert_to_tensor(samples)
+        mean = ops.mean(p, axis=0)
+        total = -ops.sum(mean * ops.log(mean + 1e-12), axis=1)
+        each = -ops.sum(p * ops.log(p + 1e-12), axis=2)
+        return total, total - ops.mean(each, axis=0)
+
+    assert_rejected(
+        lab.uncertainty, with_keras_ops, capsys, "tensor", "convert_to_numpy"
+    )
+
+
+def test_exercise_5_rejects_lists_of_numbers(capsys):
+    def as_lists(samples):
+        return tuple(list(value) for value in uncertainty(samples))
+
+    assert_rejected(lab.uncertainty, as_lists, capsys, "must be a NumPy array")
+
+
+def test_exercise_5_accepts_numpy_arrays_converted_from_keras_tensors(capsys):
+    def converted(samples):
+        ops = keras.ops
+        p = ops.convert_to_tensor(samples)
+        mean = ops.mean(p, axis=0)
+        total = -ops.sum(mean * ops.log(mean + 1e-12), axis=1)
+        each = -ops.sum(p * ops.log(p + 1e-12), axis=2)
+        disagreement = total - ops.mean(each, axis=0)
+        return ops.convert_to_numpy(total), ops.convert_to_numpy(disagreement)
+
+    assert_passes(lab.uncertainty, converted, capsys, "Exercise 5")

@@ -36,6 +36,11 @@ FAIL = "✗"
 # ask for another limit). COURSE_CHECK_TIME_LIMIT caps every check's limit, e.g.
 # below the per-cell timeout of an autograder.
 TIME_LIMIT = 300.0
+# Seconds for a check that only computes (NumPy, a few small tensors or layers,
+# no training): several times what a right answer needs on a busy 2-core
+# machine, so that an answer that loops forever gets its verdict soon. Checks
+# that train keep a longer limit.
+COMPUTATION_TIME_LIMIT = 20.0
 # Characters of an error message or a received value shown in a hint.
 SHOWN_CHARACTERS = 200
 # Terminal colour codes that Keras puts in its error messages.
@@ -129,6 +134,10 @@ def describe(value) -> str:
     return f"a {type(value).__name__}"
 
 
+# (deadline, seconds) of each `time_limit` block now running, outermost first.
+_active_limits: list[tuple[float, float]] = []
+
+
 @contextmanager
 def time_limit(seconds: float | None):
     """Raise `TimeUp` in the block after ``seconds`` (no limit when ``None``).
@@ -146,12 +155,16 @@ def time_limit(seconds: float | None):
         yield
         return
     active = {"on": True}
+    started = time.monotonic()
+    limit = (started + seconds, seconds)
+    _active_limits.append(limit)
 
     def on_alarm(signum, frame):
         if active["on"]:
-            raise TimeUp(seconds)
+            # Name the limit whose deadline came first (an outer one may end an
+            # inner block early).
+            raise TimeUp(min(_active_limits)[1] if _active_limits else seconds)
 
-    started = time.monotonic()
     previous_handler = signal.signal(signal.SIGALRM, on_alarm)
     outer_left, outer_interval = signal.getitimer(signal.ITIMER_REAL)
     delay = min(seconds, outer_left) if outer_left > 0 else seconds
@@ -161,6 +174,7 @@ def time_limit(seconds: float | None):
         yield
     finally:
         active["on"] = False
+        _active_limits.remove(limit)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_handler)
         if outer_left > 0:
@@ -292,8 +306,11 @@ def run_check(
     """Run ``verify`` (which returns what was verified or raises `Mistake`) and report.
 
     Whatever ``verify`` raises becomes one ``✗`` line: a `Mistake` its hint, a
-    run past ``time_limit_s`` (default `TIME_LIMIT`, capped by the environment
-    variable ``COURSE_CHECK_TIME_LIMIT`` when set) or any other error a line that
+    run past ``time_limit_s`` (default `TIME_LIMIT`, for checks that train; a
+    check that only computes passes `COMPUTATION_TIME_LIMIT`; either is capped by
+    the environment variable ``COURSE_CHECK_TIME_LIMIT`` when set) or past a
+    shorter `time_limit` the check sets around the learner's code, a line naming
+    that limit; any other error a line that
     says what was received. With ``graded=True`` this does nothing outside
     nbgrader, and under nbgrader it stays quiet on success and raises
     ``AssertionError`` on a mistake.
@@ -315,10 +332,13 @@ def run_check(
         mistake = error
     except NotImplementedError:  # a stub reached through Keras or another library
         mistake = NotDone(NOT_DONE)
-    except TimeUp:
+    except TimeUp as error:
+        # The limit that ran out: this check's, or a shorter one the check set
+        # around the learner's code.
+        seconds = error.args[0] if error.args else limit
         mistake = Mistake(
-            f"the check stopped after {limit:g} s without a verdict. Does your code "
-            f"loop forever, or read a dataset that repeats without end?"
+            f"the check stopped after {seconds:g} s without a verdict. Does your "
+            f"code loop forever, or read a dataset that repeats without end?"
         )
     except Exception as error:  # the check could not use the answer
         received = (
@@ -537,6 +557,7 @@ def __dir__():
 
 
 __all__ = [
+    "COMPUTATION_TIME_LIMIT",
     "CheckResult",
     "Mistake",
     "NotDone",

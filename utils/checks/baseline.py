@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from utils.checks import (
+    COMPUTATION_TIME_LIMIT,
     Mistake,
     call_answer,
     describe,
@@ -204,10 +205,42 @@ def _copy_record(record):
     return copied
 
 
+def _changed_keys(given, pristine):
+    """The keys of a record (``history`` entries as ``history['…']``) whose values
+    the learner's function changed."""
+    changed = [
+        key
+        for key in sorted(set(given) | set(pristine), key=str)
+        if key != "history" and given.get(key) != pristine.get(key)
+    ]
+    history = given.get("history")
+    if not isinstance(history, dict):
+        return changed + ["history"]
+    changed += [
+        f"history[{key!r}]"
+        for key in sorted(set(history) | set(pristine["history"]), key=str)
+        if history.get(key) != pristine["history"].get(key)
+    ]
+    return changed
+
+
+def _swapped_order(best_epoch, gap, record):
+    """True when (best_epoch, gap) holds the gap first and the best epoch second."""
+    try:
+        epoch_value, gap_value = float(gap), float(best_epoch)
+    except (TypeError, ValueError):
+        return False
+    if not np.isfinite(epoch_value) or epoch_value != int(epoch_value):
+        return False
+    expected_epoch, expected_gap = reference_best_epoch_and_gap(record)
+    return epoch_value == expected_epoch or bool(np.isclose(gap_value, expected_gap))
+
+
 def _read_run(function, record):
     """The learner's (best_epoch, gap) for one record."""
+    given, pristine = _copy_record(record), _copy_record(record)
     try:
-        answer = call_answer("Exercise 1", function, _copy_record(record))
+        answer = call_answer("Exercise 1", function, given)
     except Mistake as mistake:
         if "KeyError" in str(mistake) and any(k in str(mistake) for k in DROPPED_KEYS):
             raise Mistake(
@@ -216,9 +249,22 @@ def _read_run(function, record):
                 "from record['history'] and the accuracies."
             ) from None
         raise
+    changed = _changed_keys(given, pristine)
+    if changed:
+        raise Mistake(
+            f"your function changed the record it was given ({', '.join(changed)}; "
+            f"e.g. a list sorted or a value overwritten in place): leave the record "
+            f"as it is and work on copies, e.g. sorted(values) instead of "
+            f"values.sort()."
+        )
     best_epoch, gap = two_values(answer, "best_epoch, gap")
     epoch_value = number(best_epoch, "best_epoch")
     if epoch_value != int(epoch_value):
+        if _swapped_order(best_epoch, gap, record):
+            raise Mistake(
+                "you returned the two values in the other order: return best_epoch "
+                "first, then the gap (`return best_epoch, gap`)."
+            )
         raise Mistake(f"best_epoch must be a whole number; got {describe(best_epoch)}.")
     return int(epoch_value), number(gap, "gap")
 
@@ -303,7 +349,7 @@ def best_epoch_and_gap(function, run=None, graded: bool = False):
             )
         return verified + "."
 
-    return run_check("Exercise 1", verify, graded)
+    return run_check("Exercise 1", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 2: early stopping ---
@@ -341,10 +387,13 @@ def _early_stopping_variants(val_accuracies, patience):
         stop_on_first_drop=False,
         previous=False,
         lower=False,
+        min_delta=0.0,
     ):
         best, best_epoch, wait = None, 0, 0
         for epoch, value in enumerate(values):
-            higher = best is None or (value < best if lower else value > best)
+            higher = best is None or (
+                value < best - min_delta if lower else value > best + min_delta
+            )
             better = higher or (ties_improve and value == best)
             if better:
                 best, best_epoch, wait = value, epoch, 0
@@ -426,8 +475,52 @@ def _early_stopping_variants(val_accuracies, patience):
             "your run stops at the first epoch without improvement; wait `patience` "
             "such epochs in a row.",
         ),
+        (
+            simulate(patience, min_delta=5 * TINY_GAIN),
+            MIN_DELTA_HINT.format(gain=TINY_GAIN),
+        ),
     ]
     return variants
+
+
+# The smallest improvement in the drawn histories: any higher accuracy counts,
+# however small (EarlyStopping's min_delta is 0 unless one is given).
+TINY_GAIN = 1e-4
+MIN_DELTA_HINT = (
+    "an epoch that beats the best accuracy by even a tiny amount (here {gain:g}) "
+    "is an improvement: the spec (and EarlyStopping with its default min_delta=0) "
+    "has no minimum step. Yours ignored it, as if an improvement had to exceed a "
+    "margin (a min_delta): compare with `>` alone."
+)
+
+
+# Margins a learner may demand of an improvement, on both sides of the steps of
+# 0.001 of the drawn histories (so `>` and `>=` against a margin both match).
+MARGINS = (1.5e-4, 5e-4, 0.999e-3, 1.001e-3, 1.999e-3, 2.001e-3, 5e-3, 1e-2)
+
+
+def _with_a_margin(answers, histories):
+    """True when every answer is early stopping that counts an epoch as an
+    improvement only when it beats the best by one of `MARGINS` (a min_delta)."""
+
+    def stop(values, patience, margin):
+        best, best_epoch, wait = None, 0, 0
+        for epoch, value in enumerate(values, start=1):
+            if best is None or value > best + margin:
+                best, best_epoch, wait = value, epoch, 0
+                continue
+            wait += 1
+            if wait >= max(patience, 0):
+                return epoch, best_epoch
+        return len(values), best_epoch
+
+    return any(
+        all(
+            tuple(answer) == stop(values, patience, margin)
+            for answer, (values, patience) in zip(answers, histories, strict=True)
+        )
+        for margin in MARGINS
+    )
 
 
 def _draw_accuracies(rng, kind):
@@ -452,7 +545,14 @@ def _draw_accuracies(rng, kind):
             values[:bottom] = np.linspace(0.9, values[bottom] + 0.05, bottom)
             values[1] = values[0] + 0.01
     # Shaped as a loss above, turned into an accuracy: lower loss, higher accuracy.
-    return [round(float(1.2 - v), 3) for v in values]
+    accuracies = [round(float(1.2 - v), 3) for v in values]
+    if kind == "tiny gain":  # the epoch after the best beats it by TINY_GAIN only
+        top = int(np.argmax(accuracies))
+        accuracies = [
+            round(a - 2 * TINY_GAIN * (i > top), 4) for i, a in enumerate(accuracies)
+        ]
+        accuracies[top + 1] = round(accuracies[top] + TINY_GAIN, 4)
+    return accuracies
 
 
 def early_stopping(function, graded: bool = False):
@@ -467,6 +567,7 @@ def early_stopping(function, graded: bool = False):
             ("bump", int(rng.integers(3, 5))),
             ("zigzag", int(rng.integers(2, 4))),
             ("never stops", int(rng.integers(1, 4))),
+            ("tiny gain", int(rng.integers(1, 4))),
             ("plain", 0),
         ]
         answers, expected, variants, histories = [], [], [], []
@@ -493,6 +594,8 @@ def early_stopping(function, graded: bool = False):
                     for answer, case in zip(answers, variants, strict=True)
                 ):
                     raise Mistake(hint)
+            if _with_a_margin(answers, histories):
+                raise Mistake(MIN_DELTA_HINT.format(gain=TINY_GAIN))
             wrong = next(i for i, (a, e) in enumerate(zip(answers, expected)) if a != e)
             values, patience = histories[wrong]
             shown = ", ".join(f"{v:g}" for v in values)
@@ -503,12 +606,12 @@ def early_stopping(function, graded: bool = False):
             )
         return (
             "epochs trained and restored epoch match keras.callbacks.EarlyStopping "
-            "(monitor='val_accuracy', restore_best_weights=True) on 7 histories: "
-            "ties, patience 0, an early dip, a zigzag, a later peak and a run that "
-            "never stops."
+            "(monitor='val_accuracy', restore_best_weights=True) on 8 histories: "
+            "ties, a tiny improvement, patience 0, an early dip, a zigzag, a later "
+            "peak and a run that never stops."
         )
 
-    return run_check("Exercise 2", verify, graded)
+    return run_check("Exercise 2", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 3: the baseline CNN from its specification ---
@@ -523,6 +626,7 @@ ALLOWED_LAYERS = {
     "MaxPooling2D",
     "AveragePooling2D",
     "Flatten",
+    "Reshape",  # Reshape((-1,)) flattens too; the forward check tells other shapes
     "Dense",
     "ReLU",
     "Activation",
@@ -812,7 +916,7 @@ def baseline_model(function, graded: bool = False):
             f"follows input_shape and num_classes."
         )
 
-    return run_check("Exercise 3", verify, graded)
+    return run_check("Exercise 3", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 4: experiment, half the width ---
@@ -1134,4 +1238,4 @@ def width_experiment(
             )
         return verified + "."
 
-    return run_check("Exercise 4", verify, graded)
+    return run_check("Exercise 4", verify, graded, COMPUTATION_TIME_LIMIT)

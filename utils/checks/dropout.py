@@ -16,6 +16,7 @@ import contextlib
 import numpy as np
 
 from utils.checks import (
+    COMPUTATION_TIME_LIMIT,
     Mistake,
     as_array,
     call_answer,
@@ -128,8 +129,46 @@ def _run_dropout(function, x, rate, seed):
                 f"return only the output array (got {describe(answer)}); the mask "
                 f"stays inside the function."
             )
+    if not isinstance(answer, np.ndarray):
+        raise Mistake(
+            f"return a NumPy array with x's shape {x.shape}; got {describe(answer)} "
+            f"(NumPy operations on x, such as x * mask or np.where, give one)."
+        )
     output = as_array(answer, "The result")
     return output, global_used, rng.bit_generator.state != before
+
+
+def _count_mistake(function, rate, draw):
+    """A hint when the number of dropped units does not vary from call to call as
+    it does with one independent draw per unit (binomially)."""
+    x = frozen(draw.uniform(0.5, 1.5, (5, 8)))
+    calls = 30
+    counts = np.array(
+        [
+            int((_run_dropout(function, x, rate, int(seed))[0] == 0).sum())
+            for seed in draw.choice(2**31, calls, replace=False)
+        ]
+    )
+    binomial_variance = x.size * rate * (1 - rate)
+    # With independent draws the sample variance falls below a fifth of the
+    # binomial one with probability about 1e-6.
+    if counts.var(ddof=1) >= 0.2 * binomial_variance:
+        return None
+    if (counts == counts[0]).all():
+        return (
+            f"with rate {rate:g} your function dropped exactly {counts[0]} of "
+            f"{x.size} units in each of {calls} calls. Dropout drops each unit on "
+            f"its own with probability `rate` (one draw per unit, e.g. "
+            f"rng.random(x.shape) < rate), so the number dropped varies from call "
+            f"to call; a fixed count (a permutation, rng.choice without "
+            f"replacement) ties the units together."
+        )
+    return (
+        f"with rate {rate:g} the number of dropped units out of {x.size} varied "
+        f"far less across {calls} calls than independent draws give (counts "
+        f"{sorted(set(counts.tolist()))}): drop each unit on its own, one draw per "
+        f"unit."
+    )
 
 
 def inverted_dropout(function, graded: bool = False):
@@ -187,18 +226,24 @@ def inverted_dropout(function, graded: bool = False):
                     "from the `rng` passed in, not from a generator seeded inside "
                     "your function."
                 )
+        hint = _count_mistake(
+            function, _draw_rates(draw, 2)[int(draw.integers(2))], draw
+        )
+        if hint:
+            raise Mistake(hint)
         x = frozen(draw.uniform(0.5, 1.5, shapes[0]))
         identity, _, _ = _run_dropout(function, x, 0.0, 1)
         if not np.allclose(identity, x):
             raise Mistake("with rate 0 nothing should change.")
         return (
             "on 4 shapes and rates on both sides of 0.5, about `rate` of the units "
-            "are zeroed, each on its own, the rest scaled by 1/(1 - rate); the mask "
-            "comes from the given rng (same state, same mask); the input is left "
-            "unchanged and rate 0 changes nothing."
+            "are zeroed, each on its own (the number dropped varies from call to "
+            "call as independent draws make it), the rest scaled by 1/(1 - rate); "
+            "the mask comes from the given rng (same state, same mask); the input "
+            "is left unchanged and rate 0 changes nothing."
         )
 
-    return run_check("Exercise 1", verify, graded)
+    return run_check("Exercise 1", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 2: spatial dropout as a Keras layer ---
@@ -375,7 +420,24 @@ def spatial_dropout_layer(layer_class, graded: bool = False):
         # Fresh layers: a layer that also draws noise at inference has moved its
         # seed generator on, and only fresh layers with one seed must agree.
         fresh = call_answer("Exercise 2", layer_class, rate, seed=seed)
-        trained = _layer_call(fresh, x, "with training=True", training=True)
+        saved = np.random.get_state()
+        np.random.seed(seed)
+        _, keys_before, position_before, *_ = np.random.get_state()
+        try:
+            trained = _layer_call(fresh, x, "with training=True", training=True)
+            _, keys_after, position_after, *_ = np.random.get_state()
+        finally:
+            np.random.set_state(saved)
+        if position_after != position_before or not np.array_equal(
+            keys_after, keys_before
+        ):
+            raise Mistake(
+                "your layer draws its noise from NumPy's global generator "
+                "(np.random...): NumPy noise ignores the layer's seed, and inside "
+                "model.fit it is drawn once, when Keras traces the step, or fails on "
+                "the symbolic batch. Draw it with keras.random.uniform(..., "
+                "seed=self.seed_generator)."
+            )
         hint = _spatial_mistake(x, trained, rate)
         if hint:
             raise Mistake(hint)
@@ -419,6 +481,7 @@ def spatial_dropout_layer(layer_class, graded: bool = False):
             f"predict."
         )
 
+    # This check trains (model.fit): it keeps run_check's longer default limit.
     return run_check("Exercise 2", verify, graded)
 
 
@@ -441,7 +504,7 @@ def dropout_positions(model):
         name = type(layer).__name__
         if name == "Conv2D":
             stage = "block 1" if stage == "input" else "block 2"
-        elif name == "Flatten":
+        elif name in ("Flatten", "Reshape"):  # Reshape((-1,)) flattens too
             stage = "flatten"
         elif name == "Dense":
             stage = "head" if stage != "head" else "output"
@@ -549,6 +612,7 @@ def dropout_cnn(function, graded: bool = False):
                         "Conv2D",
                         "MaxPooling2D",
                         "Flatten",
+                        "Reshape",
                         "Dense",
                         "ReLU",
                         "Activation",
@@ -570,7 +634,7 @@ def dropout_cnn(function, graded: bool = False):
             "output, at the rates given (tried with two pairs of rates)."
         )
 
-    return run_check("Exercise 3", verify, graded)
+    return run_check("Exercise 3", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 4: experiment, why the gap changed ---
@@ -784,7 +848,7 @@ def dropout_experiment(
             verified += f". On your runs: {expected}"
         return verified + "."
 
-    return run_check("Exercise 4", verify, graded)
+    return run_check("Exercise 4", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 5: where the uncertainty comes from ---
@@ -863,6 +927,22 @@ def _uncertainty_mistake(samples, total, disagreement):
     return None
 
 
+def _not_an_array_hint(value, name, images):
+    """The hint for a `total` or `disagreement` that is not a NumPy array."""
+    module = type(value).__module__.split(".")[0]
+    if module in ("tensorflow", "keras", "jax", "torch"):
+        return (
+            f"`{name}` is a {module} tensor ({describe(value)}); return NumPy arrays "
+            f"of shape ({images},): compute with NumPy, or convert at the end with "
+            f"keras.ops.convert_to_numpy(...). The lines after the check use NumPy "
+            f"on them (.mean(), a boolean mask)."
+        )
+    return (
+        f"`{name}` must be a NumPy array of shape ({images},); got {describe(value)}. "
+        f"The lines after the check use NumPy on it (.mean(), a boolean mask)."
+    )
+
+
 def uncertainty(function, graded: bool = False):
     """Exercise 5: ``function(samples) -> (total, disagreement)`` for MC samples of
     shape (passes, images, classes)."""
@@ -874,13 +954,13 @@ def uncertainty(function, graded: bool = False):
         for passes, images, classes in shapes:
             samples = frozen(_draw_samples(draw, passes, max(images, 3), classes))
             answer = call_answer("Exercise 5", function, samples)
+            values = two_values(answer, "total, disagreement")
+            for value, name in zip(values, ("total", "disagreement"), strict=True):
+                if not isinstance(value, np.ndarray):
+                    raise Mistake(_not_an_array_hint(value, name, samples.shape[1]))
             total, disagreement = (
                 as_array(value, f"`{name}`")
-                for value, name in zip(
-                    two_values(answer, "total, disagreement"),
-                    ("total", "disagreement"),
-                    strict=True,
-                )
+                for value, name in zip(values, ("total", "disagreement"), strict=True)
             )
             hint = _uncertainty_mistake(samples, total, disagreement)
             if hint:
@@ -891,4 +971,4 @@ def uncertainty(function, graded: bool = False):
             "when every pass agrees or there is one pass."
         )
 
-    return run_check("Exercise 5", verify, graded)
+    return run_check("Exercise 5", verify, graded, COMPUTATION_TIME_LIMIT)
