@@ -2,6 +2,7 @@
 mistakes are rejected with a hint that names them, nothing crashes or hangs."""
 
 import copy
+import re
 
 import keras
 import numpy as np
@@ -96,13 +97,11 @@ def build_recipe_model(
             r, functional=True, nested_augmentation=True, softmax="layer"
         ),
         lambda r: build_recipe_model(r, relu=lambda: keras.layers.Activation("relu")),
-        lambda r: build_recipe_model(r, use_bias=True),
     ],
     ids=[
         "sequential",
         "functional_nested_augmentation_softmax_layer",
         "activation_layers",
-        "biases_kept",
     ],
 )
 def test_exercise_1_accepts_every_equivalent_model(answer, capsys):
@@ -143,6 +142,21 @@ def recipe_changed(recipe):
 @pytest.mark.parametrize(
     ("mistake", "answer", "hints"),
     [
+        (
+            "biases_before_batch_norm",
+            lambda r: build_recipe_model(r, use_bias=True),
+            ("has a bias", "use_bias=False"),
+        ),
+        (
+            "augmentation_seed_ignored",
+            lambda r: build_recipe_model({**r, "seed": None}),
+            ("seed None", "seed=recipe['seed']"),
+        ),
+        (
+            "augmentation_seed_of_the_lab_written_in",
+            lambda r: build_recipe_model({**r, "seed": 0}),
+            ("has seed 0", "seed=recipe['seed']"),
+        ),
         (
             "conv_activation_before_batch_norm",
             lambda r: build_recipe_model(r, conv_activation="relu"),
@@ -398,18 +412,30 @@ def test_exercise_2_names_each_typical_mistake(mistake, answer, hints, capsys):
     assert_rejected(lab.ablation_configs, answer, capsys, *hints)
 
 
-def test_exercise_2_tries_recipes_with_other_values_and_keys():
+def test_exercise_2_tries_recipes_with_other_values_and_keys(monkeypatch):
+    """Over several runs of the check (its generator seeded, so that the test
+    does not depend on luck): after the lab's own recipe come recipes whose L2
+    factor is never the lab's, and some with other keys or dropout placements."""
+    seeded = np.random.default_rng
     recipes = []
 
     def spy(recipe):
         recipes.append(copy.deepcopy(recipe))
         return ablation_configs(recipe)
 
-    assert lab.ablation_configs(spy)
-    assert len({r["l2"] for r in recipes}) == len(recipes)
-    assert any(set(r) != set(lab.RECIPE) for r in recipes) or any(
-        r["dropout_placement"] != "conv" for r in recipes
-    )
+    for seed in range(4):
+        monkeypatch.setattr(
+            np.random, "default_rng", lambda *_, seed=seed: seeded(seed)
+        )
+        count = len(recipes)
+        assert lab.ablation_configs(spy)
+        drawn = recipes[count:]
+        assert drawn[0] == lab.RECIPE and len(drawn) == 3
+        assert all(r["l2"] != lab.RECIPE["l2"] for r in drawn[1:])
+    drawn = [r for r in recipes if r != lab.RECIPE]
+    assert len({r["l2"] for r in drawn}) > 1
+    assert any(set(r) != set(lab.RECIPE) for r in drawn)
+    assert any(r["dropout_placement"] != "conv" for r in drawn)
 
 
 # --- Exercise 3: read the ablation over seeds ---
@@ -439,7 +465,7 @@ def by_lower_bound(ablation):
                 and comparison.high < 0
                 and -comparison.difference > cost
             ):
-                best, cost = name, -comparison.difference  # "without ..." accepted
+                best, cost = name.removeprefix("without "), -comparison.difference
     return best
 
 
@@ -478,6 +504,56 @@ def mutating(ablation):
     return "none"
 
 
+def measurable_drops(ablation):
+    drops = {}
+    for technique in lab.TECHNIQUES:
+        comparison = evaluation.compare(
+            ablation[f"without {technique}"], ablation["full recipe"], "val_accuracy"
+        )
+        if comparison.verdict == "helped":
+            drops[technique] = comparison
+    return drops
+
+
+def largest_low(ablation):
+    drops = measurable_drops(ablation)
+    return max(drops, key=lambda t: drops[t].low) if drops else "none"
+
+
+def first_helped(ablation):
+    return next(iter(measurable_drops(ablation)), "none")
+
+
+def last_helped(ablation):
+    return ([*measurable_drops(ablation)] or ["none"])[-1]
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (largest_low, "`.low`"),
+        (first_helped, "the first technique"),
+        (last_helped, "the last technique"),
+    ],
+    ids=["lower_end", "first", "last"],
+)
+def test_exercise_3_fixed_ablation_names_each_ranking_mistake(answer, hint):
+    with pytest.raises(lab.Mistake, match=re.escape(hint)):
+        lab._check_fixed_ablation(lambda ablation, where: answer(ablation))
+    lab._check_fixed_ablation(lambda a, where: most_important_technique(a))
+
+
+def test_exercise_3_fixed_ablation_tells_the_rankings_apart():
+    ablation = lab._fixed_ablation()
+    drops = measurable_drops(ablation)
+    right = lab.reference_reading(ablation)
+    assert right not in (lab.TECHNIQUES[0], lab.TECHNIQUES[-1])
+    assert len({right, largest_low(ablation), first_helped(ablation)}) == 3
+    assert len({right, largest_low(ablation), last_helped(ablation)}) == 3
+    widths = {t: c.high - c.low for t, c in drops.items()}
+    assert max(widths, key=widths.get) == right
+
+
 @pytest.mark.parametrize(
     ("mistake", "answer", "hints"),
     [
@@ -490,6 +566,22 @@ def mutating(ablation):
         ("a_number", lambda a: 0.018, ("technique's name as text",)),
         ("unknown_name", lambda a: "batch norm", ("return one of",)),
         ("records_changed", mutating, ("changed the records",)),
+        (
+            "variant_name",
+            lambda a: "without " + most_important_technique(a),
+            ("technique's name", "not the variant's name"),
+        ),
+        (
+            "nothing_for_none",
+            lambda a: "nothing"
+            if most_important_technique(a) == "none"
+            else most_important_technique(a),
+            ("exactly 'none'",),
+        ),
+        ("ranked_by_lower_end", largest_low, ("`.low`",)),
+        # on some drawn ablations these match a drawn reading's hint first
+        ("first_measurable_drop", first_helped, ()),
+        ("last_measurable_drop", last_helped, ()),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )

@@ -249,6 +249,28 @@ def steps_by_loop(momentum, fraction):
     return steps
 
 
+def strict_less(momentum, fraction):
+    steps = 0
+    while momentum**steps >= fraction:
+        steps += 1
+    return steps
+
+
+def counting_from_one(momentum, fraction):
+    steps = 1
+    while momentum**steps > fraction:
+        steps += 1
+    return steps
+
+
+def test_exercise_2_edges_are_exact_powers_and_a_fraction_of_one():
+    for momentum, fraction, expected in lab._STEPS_EDGES:
+        assert steps_by_loop(momentum, fraction) == expected
+    assert (0.5, 0.25, 2) in lab._STEPS_EDGES
+    assert (0.5, 0.125, 3) in lab._STEPS_EDGES
+    assert (0.5, 1.0, 0) in lab._STEPS_EDGES
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -318,6 +340,13 @@ def test_exercise_2_no_typical_mistake_gives_the_right_count():
             ("got 1 steps", "smallest n"),
         ),
         ("text", lambda m, f: "459", ("must be a number",)),
+        ("strict_less", strict_less, ("equals the fraction", "not <")),
+        (
+            "int_plus_one",
+            lambda m, f: int(math.log(f) / math.log(m)) + 1,
+            ("equals the fraction", "math.ceil"),
+        ),
+        ("counting_from_one", counting_from_one, ("answer is 0", "n = 0")),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )

@@ -30,13 +30,18 @@ def affine_quantize(x, bits, include_zero=True, levels=None, rounding=np.round):
             np.float32(affine_quantize(x, bits)[1]),
             np.int64(affine_quantize(x, bits)[2]),
         ),
-        # without the clip: inside [low, high] no code leaves the range
+        # Python's round() for the zero point, clip before the uint8 cast
         lambda x, bits: (
-            np.round(x / affine_quantize(x, bits)[1]) + affine_quantize(x, bits)[2],
+            np.clip(
+                np.round(x / affine_quantize(x, bits)[1])
+                + round(-min(float(x.min()), 0.0) / affine_quantize(x, bits)[1]),
+                0,
+                2**bits - 1,
+            ).astype(np.uint8),
             *affine_quantize(x, bits)[1:],
         ),
     ],
-    ids=["ints", "numpy_numbers_and_uint8", "no_clip_needed"],
+    ids=["ints", "numpy_numbers_and_uint8", "python_round_then_clip"],
 )
 def test_exercise_1_accepts_every_equivalent_answer(answer, capsys):
     assert_passes(lab.affine_quantize, answer, capsys, "Exercise 1")
@@ -111,6 +116,32 @@ def symmetric(x, bits):
             changed(q=lambda x, b, q, s, z: np.clip(np.round(x / s), 0, 2**b - 1)),
             ("add the zero point",),
         ),
+        (
+            "codes_not_clipped",
+            changed(q=lambda x, b, q, s, z: np.round(x / s) + z),
+            ("clip q to the codes",),
+        ),
+        (
+            "uint8_cast_before_the_clip",
+            changed(
+                q=lambda x, b, q, s, z: np.clip(
+                    (np.round(x / s) + z).astype(np.int64).astype(np.uint8),
+                    0,
+                    2**b - 1,
+                )
+            ),
+            ("wrapped around", "clip to 0.."),
+        ),
+        (
+            "zero_point_floored",
+            changed(
+                zero_point=lambda x, b, q, s, z: int(np.floor(-min(x.min(), 0.0) / s)),
+                q=lambda x, b, q, s, z: np.clip(
+                    np.round(x / s) + np.floor(-min(x.min(), 0.0) / s), 0, 2**b - 1
+                ),
+            ),
+            ("nearest whole number",),
+        ),
         ("x_changed_in_place", in_place, ("in place",)),
         ("two_values", lambda x, bits: affine_quantize(x, bits)[:2], ("return 3",)),
         (
@@ -128,6 +159,18 @@ def symmetric(x, bits):
 )
 def test_exercise_1_names_each_typical_mistake(mistake, answer, hints, capsys):
     assert_rejected(lab.affine_quantize, answer, capsys, *hints)
+
+
+def test_exercise_1_always_tries_a_symmetric_range_and_a_small_fraction():
+    seen = []
+
+    def spy(x, bits):
+        seen.append(np.asarray(x, dtype=float).tolist())
+        return affine_quantize(x, bits)
+
+    lab.affine_quantize(spy)
+    assert [-1.0, 0.0, 1.0] in seen
+    assert [-0.7, 0.2, 1.3] in seen
 
 
 def test_exercise_1_tries_several_bit_widths_and_signs():

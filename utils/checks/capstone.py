@@ -163,6 +163,15 @@ def _augmentation_mistake(layers, recipe):
             f"{got or 'none'}. Use utils.models.augmentation_layers(recipe["
             f"'augmentation'], seed=recipe['seed'])."
         ), first_other
+    for layer, reference in zip(layers, expected):
+        seed = layer.get_config().get("seed")
+        if seed != reference.get_config().get("seed"):
+            return (
+                f"{type(layer).__name__} has seed {seed}; recipe['seed'] is "
+                f"{recipe['seed']}: pass seed=recipe['seed'] to "
+                f"utils.models.augmentation_layers, so that each recipe's "
+                f"augmentation is reproducible."
+            ), first_other
     ignored = {"name", "seed", "trainable", "dtype", "autocast"}
     for layer, reference in zip(layers, expected):
         mine = {k: v for k, v in layer.get_config().items() if k not in ignored}
@@ -351,6 +360,21 @@ def _head_mistake(tokens, layers, index):
     return None
 
 
+def _bias_mistake(layers, tokens):
+    """A Conv2D or Dense layer followed by BN must be built with use_bias=False:
+    BN subtracts the mean, so the bias would be a wasted weight."""
+    for index, token in enumerate(tokens[:-1]):
+        if token in ("conv", "dense") and tokens[index + 1] == "bn":
+            layer = layers[index]
+            if getattr(layer, "bias", None) is not None:
+                return (
+                    f"{layer.name} ({type(layer).__name__}) has a bias, but BN "
+                    f"follows it and subtracts the mean, which cancels the bias: "
+                    f"build it with use_bias=False, as the exercise says."
+                )
+    return None
+
+
 def _regularizer_mistake(layers, recipe):
     import keras
 
@@ -524,6 +548,8 @@ def _check_recipe_model(function, recipe, rng, where):
         if hint:
             raise Mistake(f"{hint} ({where})")
     hint = _head_mistake(tokens, layers, index)
+    if hint is None:
+        hint = _bias_mistake(layers, tokens)
     if hint is None:
         hint = _regularizer_mistake(layers, recipe)
     if hint is None:
@@ -916,14 +942,101 @@ READING_HINTS = {
 }
 
 
+# A fixed ablation (cost of removing each technique, by seed, in TECHNIQUES
+# order): every removal measurably hurts; the largest drop is neither the first
+# nor the last and has the widest interval, so the largest lower end (`.low`)
+# belongs to another technique.
+_FIXED_COSTS = {
+    "augmentation": [0.015, 0.016, 0.014, 0.015],
+    "normalization": [0.02, 0.08, 0.03, 0.07],
+    "dropout": [0.03, 0.031, 0.029, 0.03],
+    "weight decay": [0.01, 0.011, 0.009, 0.01],
+}
+
+
+def _fixed_ablation():
+    seeds = (3, 7, 11, 19)
+    base = (0.85, 0.86, 0.84, 0.855)
+    ablation = {
+        "full recipe": [_record(s, v, v - 0.002, v + 0.03) for s, v in zip(seeds, base)]
+    }
+    for technique in TECHNIQUES:
+        ablation[f"without {technique}"] = [
+            _record(s, v - c, v - 0.002 - c, v + 0.03 - c)
+            for s, v, c in zip(seeds, base, _FIXED_COSTS[technique])
+        ]
+    return ablation
+
+
+def _fixed_readings(ablation):
+    helped = {}
+    for technique in TECHNIQUES:
+        comparison = _compare(
+            ablation[f"without {technique}"], ablation["full recipe"], "val_accuracy"
+        )
+        if comparison.verdict == "helped":
+            helped[technique] = comparison
+    return {
+        "largest low": max(helped, key=lambda t: helped[t].low),
+        "first helped": next(iter(helped)),
+        "last helped": list(helped)[-1],
+    }
+
+
+_FIXED_HINTS = {
+    "largest low": (
+        "you ranked the drops by the lower end of their interval (`.low`); rank "
+        "the measurable drops by compare's `.difference`"
+    ),
+    "first helped": (
+        "you returned the first technique whose removal measurably hurt; compare "
+        "every technique and take the largest measurable difference"
+    ),
+    "last helped": (
+        "you returned the last technique whose removal measurably hurt; compare "
+        "every technique and take the largest measurable difference"
+    ),
+}
+
+
+def _check_fixed_ablation(ask, named_only=False):
+    """Raise a Mistake when ``ask`` reads the fixed ablation wrongly; with
+    ``named_only``, only when the answer matches a named ranking mistake."""
+    ablation = _fixed_ablation()
+    where = "a fixed ablation where every removal measurably hurt"
+    answer = ask(ablation, where)
+    expected = reference_reading(ablation)
+    if answer == expected:
+        return
+    for name, reading in _fixed_readings(ablation).items():
+        if answer == reading:
+            raise Mistake(f"{_FIXED_HINTS[name]} ({where}).")
+    if named_only:
+        return
+    raise Mistake(
+        f"you answered {answer!r}; removing {expected} measurably lowered "
+        f"validation accuracy the most ({where})."
+    )
+
+
 def _technique_answer(answer, where):
     if not isinstance(answer, str):
         raise Mistake(
             f"return the technique's name as text (e.g. 'dropout'), or 'none'; got "
             f"{describe(answer)} ({where})."
         )
-    name = answer.strip().removeprefix("without ").strip()
-    if name.lower() in ("none", "nothing", "no technique"):
+    name = answer
+    if name.startswith("without "):
+        raise Mistake(
+            f"return the technique's name, {name.removeprefix('without ')!r}, not "
+            f"the variant's name {answer!r} ({where})."
+        )
+    if name.strip().lower() in ("nothing", "no technique"):
+        raise Mistake(
+            f"when no removal measurably lowered validation accuracy, return "
+            f"exactly 'none'; got {answer!r} ({where})."
+        )
+    if name == NONE:
         return NONE
     if name not in TECHNIQUES:
         raise Mistake(
@@ -966,6 +1079,7 @@ def most_important_technique(function, ablation=None, graded: bool = False):
             for name, hint in READING_HINTS.items():
                 if answers == readings[name]:
                     raise Mistake(hint)
+            _check_fixed_ablation(ask, named_only=True)
             index = next(
                 i for i, (a, b) in enumerate(zip(answers, readings["right"])) if a != b
             )
@@ -981,6 +1095,7 @@ def most_important_technique(function, ablation=None, graded: bool = False):
                 f"in ablation {index + 1} you answered {answers[index]!r}; removing "
                 f"{expected} measurably lowered validation accuracy the most."
             )
+        _check_fixed_ablation(ask)
         own = ""
         if ablation is not None:
             records = {name: _records_of(runs) for name, runs in ablation.items()}
@@ -1002,7 +1117,8 @@ def most_important_technique(function, ablation=None, graded: bool = False):
         return (
             f"your reading follows validation accuracy and compare's interval on "
             f"{len(sets)} generated ablations, including one where no removal "
-            f"measurably hurt.{own}"
+            f"measurably hurt, and on a fixed one whose largest drop has the widest "
+            f"interval.{own}"
         )
 
     return run_check("Exercise 3", verify, graded, TIME_LIMIT_S)

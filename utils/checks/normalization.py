@@ -373,6 +373,11 @@ def _steps_mistakes(momentum, fraction):
     ]
 
 
+# Edge pairs the drawn ones never hit: exact powers (momentum**n equals the
+# fraction) and a fraction of 1 (nothing to forget, 0 steps).
+_STEPS_EDGES = ((0.5, 0.25, 2), (0.5, 0.125, 3), (0.5, 1.0, 0))
+
+
 def steps_to_forget(function, graded: bool = False):
     """Exercise 2: ``function(momentum, fraction)``: the fewest updates after
     which the running average keeps at most ``fraction`` of its starting value."""
@@ -412,8 +417,33 @@ def steps_to_forget(function, graded: bool = False):
                 f"{'>' if left > fraction else '<='} fraction; the answer is the "
                 f"smallest n with momentum**n <= fraction ({where})."
             )
+        for momentum, fraction, expected in _STEPS_EDGES:
+            where = f"momentum={momentum:g}, fraction={fraction:g}"
+            answer = _call("Exercise 2", function, momentum, fraction, where=where)
+            value = number(answer, f"The number of steps ({where})")
+            if value == expected:
+                continue
+            if fraction >= 1:
+                raise Mistake(
+                    f"got {value:g} steps, but momentum**0 = 1 is already at most "
+                    f"the fraction, so the answer is 0: start counting at n = 0 "
+                    f"({where})."
+                )
+            if value == expected + 1:
+                raise Mistake(
+                    f"momentum**{expected} = {momentum**expected:g} equals the "
+                    f"fraction, and that already counts (momentum**n <= fraction, "
+                    f"not <): at a whole-number log(fraction) / log(momentum) the "
+                    f"answer is that number; round up with math.ceil rather than "
+                    f"int(...) + 1 ({where})."
+                )
+            raise Mistake(
+                f"got {value:g} steps; the smallest n with momentum**n <= fraction "
+                f"is {expected} ({where})."
+            )
         return (
-            f"the smallest n with momentum**n <= fraction, on {len(cases)} pairs "
+            f"the smallest n with momentum**n <= fraction, on "
+            f"{len(cases) + len(_STEPS_EDGES)} pairs "
             f"(Keras' momentum 0.99 keeps more than 1 % of its start for "
             f"{_steps_to_forget(0.99, 0.01) - 1} updates)."
         )

@@ -71,6 +71,12 @@ def _affine_tensors(rng):
         "a tensor around zero": rng.normal(rng.uniform(-0.2, 0.2), 0.5, shape),
         "a positive tensor": rng.uniform(0.3, 3.0, _distinct_shape(rng, 3, 2, 7)),
         "a negative tensor": -rng.uniform(0.5, 2.0, int(rng.integers(7, 15))),
+        # -low / scale = (2**bits - 1) / 2 ends in .5: the zero point must be
+        # rounded (not floored), and round(1 / scale) + zero_point = 2**bits
+        # needs the clip.
+        "the tensor [-1, 0, 1]": np.array([-1.0, 0.0, 1.0]),
+        # -low / scale has a fractional part below .5 (89.25 at 8 bits).
+        "the tensor [-0.7, 0.2, 1.3]": np.array([-0.7, 0.2, 1.3]),
     }
 
 
@@ -174,6 +180,13 @@ def affine_quantize(function, graded: bool = False):
                     wrong = np.clip(rounding(ratio) + expected_zero, 0, levels)
                     if np.array_equal(q, wrong):
                         raise Mistake(f"{hint} ({where}).")
+                wrapped = np.mod(np.round(ratio) + expected_zero, 256)
+                if np.array_equal(q, np.clip(wrapped, 0, levels)):
+                    raise Mistake(
+                        f"your codes wrapped around: a cast to uint8 before the "
+                        f"clip turns 256 into 0 and -1 into 255; clip to 0..{levels} "
+                        f"first, then cast ({where})."
+                    )
                 if np.array_equal(q, np.clip(np.round(ratio), 0, levels)):
                     raise Mistake(
                         f"add the zero point to the rounded values: q = "
