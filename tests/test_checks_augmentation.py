@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from check_helpers import assert_passes, assert_rejected
+from tensorflow.python.framework import config as tf_config
 
-from utils import evaluation
+from utils import checks, evaluation
 from utils.checks import augmentation as lab
+from utils.config import seed_everything
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -186,11 +188,92 @@ def numpy_factors(s, x):
             ),
             "tensor operations",
         ),
+        (
+            "a_factor_per_image_and_channel",
+            in_training(
+                lambda s, x: x
+                * factors(s, (keras.ops.shape(x)[0], 1, 1, keras.ops.shape(x)[3]))
+            ),
+            "each channel of an image got its own factor",
+        ),
+        (
+            "squared_uniform_leans_towards_one",
+            in_training(
+                lambda s, x: x
+                * (1.0 - s.max_dimming * factors(s, per_image(x), 0.0) ** 2)
+            ),
+            "lean towards 1",
+        ),
+        (
+            "larger_of_two_draws",
+            in_training(
+                lambda s, x: x
+                * keras.ops.maximum(factors(s, per_image(x)), factors(s, per_image(x)))
+            ),
+            "not uniform",
+        ),
+        (
+            "smaller_of_two_draws",
+            in_training(
+                lambda s, x: x
+                * keras.ops.minimum(factors(s, per_image(x)), factors(s, per_image(x)))
+            ),
+            "lean towards",
+        ),
+        (
+            "a_coin_flip_between_the_ends",
+            in_training(
+                lambda s, x: x
+                * keras.ops.where(
+                    factors(s, per_image(x), 0.0, 1.0) < 0.5, 1.0 - s.max_dimming, 1.0
+                )
+            ),
+            "only the values",
+        ),
+        (
+            "returns_none_at_inference",
+            lambda s, x, t: x * factors(s, per_image(x)) if t else None,
+            "returned None",
+        ),
     ],
     ids=ids,
 )
 def test_exercise_1_rejects_a_typical_mistake(mistake, body, hint, capsys):
     assert_rejected(lab.random_dimming, dimming_layer(body), capsys, hint)
+
+
+def test_exercise_1_always_tries_images_with_several_channels(capsys):
+    channels = []
+
+    def spy(layer, images, training):
+        channels.append(images.shape[-1])
+        return in_training(lambda s, x: x * factors(s, per_image(x)))(
+            layer, images, training
+        )
+
+    for _ in range(3):
+        assert lab.random_dimming(dimming_layer(spy))
+    assert channels and min(channels) >= 2, channels
+    assert capsys.readouterr().out.count("pass a uniformity test") == 3
+
+
+def test_exercise_1_uniformity_bound_passes_uniform_draws_and_catches_skewed_ones():
+    """The bound lets 500 samples of uniform factors through (a right layer fails
+    with probability < 2e-6) and catches each skewed law every time."""
+    rng = np.random.default_rng(0)
+    n = lab.UNIFORMITY_DRAWS
+    bound = lab.KS_SCALE / np.sqrt(n)
+    uniform = [lab._ks_distance(rng.uniform(size=n)) for _ in range(500)]
+    assert max(uniform) < bound
+    skewed = {
+        "square": lambda: rng.uniform(size=n) ** 2,
+        "larger_of_two": lambda: np.minimum(rng.uniform(size=n), rng.uniform(size=n)),
+        "coin_flip": lambda: (rng.uniform(size=n) < 0.5).astype(float),
+        "square_root": lambda: np.sqrt(rng.uniform(size=n)),
+    }
+    for name, sample in skewed.items():
+        distances = [lab._ks_distance(sample()) for _ in range(50)]
+        assert min(distances) > 3 * bound, name
 
 
 def test_exercise_1_stub_is_not_done_yet(capsys):
@@ -240,17 +323,38 @@ def cutout_where(image, top, left, size):
     return np.where(inside, 0.0, image)
 
 
+def cutout_ogrid(image, top, left, size):
+    rows, cols = np.ogrid[: image.shape[0], : image.shape[1]]
+    inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+    return np.where(inside[..., None], np.zeros((), image.dtype), image)
+
+
+def cutout_mask_like(image, top, left, size):
+    mask = np.ones_like(image)
+    mask[top : top + size, left : left + size] = 0
+    return image * mask
+
+
 @pytest.mark.parametrize(
     ("form", "answer"),
     [
         ("clipped_loop", cutout_loop),
-        ("np_where_mask", cutout_where),
-        ("nested_list", lambda *args: cutout(*args).tolist()),
+        ("np_where_mask_of_the_images_dtype", cutout_ogrid),
+        ("mask_of_ones_like_the_image", cutout_mask_like),
+        (
+            "astype_copy_and_named_slice",
+            lambda image, t, c, s: _erase_slice(image.astype(image.dtype), t, c, s),
+        ),
     ],
     ids=ids,
 )
 def test_exercise_2_accepts_equivalent_answers(form, answer, capsys):
     assert_passes(lab.cutout, answer, capsys, "Exercise 2")
+
+
+def _erase_slice(image, top, left, size):
+    image[np.s_[top : top + size, left : left + size, :]] = 0.0
+    return image
 
 
 def test_exercise_2_cases_cross_both_borders_on_a_non_square_image():
@@ -262,6 +366,32 @@ def test_exercise_2_cases_cross_both_borders_on_a_non_square_image():
     assert any(top + size > height for top, _, size in cases)
     assert any(left + size > width for _, left, size in cases)
     assert all(top != left for top, left, _ in cases[:1])
+    assert image.dtype == np.float32
+
+
+def skipped_at_the_border(image, top, left, size):
+    if top + size > image.shape[0] or left + size > image.shape[1]:
+        return image.copy()
+    return cutout(image, top, left, size)
+
+
+def float64_mask(image, top, left, size):
+    mask = np.ones(image.shape)
+    mask[top : top + size, left : left + size] = 0
+    return image * mask
+
+
+def as_uint8(image, top, left, size):
+    erased = (image * 255).astype(np.uint8)
+    erased[top : top + size, left : left + size] = 0
+    return erased
+
+
+def endless_cutout(image, top, left, size):
+    erased, row = image.copy(), 0
+    while row < size:  # the counter never moves
+        erased[top + row, left : left + size] = 0
+    return erased
 
 
 def erase(rows, cols, fill=0.0):
@@ -343,8 +473,22 @@ def in_place(image, top, left, size):
             "fill it with 0",
         ),
         ("wraps_around_the_border", wrap_around, "wrapping around"),
-        ("moves_the_square_inside", moved_inside, "wrapping around"),
+        ("moves_the_square_inside", moved_inside, "moved it back inside"),
+        ("does_nothing_past_the_border", skipped_at_the_border, "erased nothing"),
         ("loop_past_the_border", unclipped_loop, "IndexError"),
+        ("nested_list", lambda *args: cutout(*args).tolist(), "nested list"),
+        (
+            "float64_copy",
+            lambda image, *args: cutout(image.astype(np.float64), *args),
+            "dtype",
+        ),
+        ("float64_mask", float64_mask, "np.ones_like"),
+        ("uint8_copy", as_uint8, "uint8"),
+        (
+            "a_tensorflow_tensor",
+            lambda *args: tf.convert_to_tensor(cutout(*args)),
+            "TensorFlow tensor",
+        ),
         ("erases_in_place", in_place, "in place"),
         ("drops_the_channel_axis", lambda *a: cutout(*a)[..., 0], "shape"),
         ("returns_a_string", lambda *a: "done", "NumPy array"),
@@ -354,6 +498,26 @@ def in_place(image, top, left, size):
 )
 def test_exercise_2_rejects_a_typical_mistake(mistake, answer, hint, capsys):
     assert_rejected(lab.cutout, answer, capsys, hint)
+
+
+def test_exercise_2_hints_do_not_blame_what_was_not_done(capsys):
+    assert_rejected(lab.cutout, as_uint8, capsys, "uint8", absent=("rows", "wrapping"))
+    assert_rejected(lab.cutout, moved_inside, capsys, "moved", absent=("wrapping",))
+    assert_rejected(
+        lab.cutout, skipped_at_the_border, capsys, "nothing", absent=("not at",)
+    )
+
+
+def test_exercise_2_an_endless_loop_ends_at_the_computation_limit(monkeypatch, capsys):
+    monkeypatch.setattr(lab, "COMPUTATION_TIME_LIMIT", 1)
+    started = time.monotonic()
+    assert_rejected(lab.cutout, endless_cutout, capsys, "stopped after 1 s")
+    assert time.monotonic() - started < 10
+
+
+def test_pure_computation_checks_have_a_short_time_limit():
+    assert checks.COMPUTATION_TIME_LIMIT <= 30
+    assert lab.TRAINING_CHECK_TIME_LIMIT < checks.TIME_LIMIT
 
 
 # --- Exercise 3: an augmentation pipeline ---
@@ -410,6 +574,24 @@ def with_options(x, y, augment, batch_size):
             .prefetch(2),
         ),
         ("options_after_prefetch", with_options),
+        (
+            # The exercise names AUTOTUNE; a fixed prefetch or parallelism does
+            # the same job and is accepted.
+            "prefetch_one_batch",
+            lambda x, y, augment, b: pairs(x, y)
+            .shuffle(len(x))
+            .batch(b)
+            .map(augmenting(augment), num_parallel_calls=AUTOTUNE)
+            .prefetch(1),
+        ),
+        (
+            "four_parallel_calls",
+            lambda x, y, augment, b: pairs(x, y)
+            .shuffle(len(x))
+            .batch(b)
+            .map(augmenting(augment), num_parallel_calls=4)
+            .prefetch(AUTOTUNE),
+        ),
     ],
     ids=ids,
 )
@@ -462,6 +644,21 @@ def permuted_once(x, y, augment, batch_size):
     return pipeline(shuffle="none")(x[order], y[order], augment, batch_size)
 
 
+def augmented_per_example(x, y, augment, batch_size):
+    dataset = pairs(x, y).shuffle(len(x))
+    dataset = dataset.map(
+        lambda i, label: (augment(i[None], training=True)[0], label),
+        num_parallel_calls=AUTOTUNE,
+    )
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def shuffled_after_the_map(x, y, augment, batch_size):
+    dataset = pairs(x, y).batch(batch_size)
+    dataset = dataset.map(augmenting(augment), num_parallel_calls=AUTOTUNE)
+    return dataset.shuffle(len(x)).prefetch(AUTOTUNE)
+
+
 @pytest.mark.parametrize(
     ("mistake", "answer", "hint"),
     [
@@ -477,6 +674,9 @@ def permuted_once(x, y, augment, batch_size):
         ("not_augmented", pipeline(**{"no augment": True}), "not augmented"),
         ("augmented_twice", pipeline(**{"augment times": 2}), "more than once"),
         ("augments_single_images", pipeline(map="per image"), "batch first"),
+        ("augments_batches_of_one_image", augmented_per_example, "once per batch"),
+        ("shuffles_after_the_map", shuffled_after_the_map, "*before* `batch`"),
+        ("buffer_one_short", lambda *a: pipeline(buffer=len(a[0]) - 1)(*a), "fewer"),
         ("labels_shuffled_apart", shuffled_separately, "labels no longer match"),
         ("no_prefetch", pipeline(prefetch=False), "prefetch"),
         ("sequential_map", pipeline(calls=None), "num_parallel_calls"),
@@ -495,6 +695,61 @@ def permuted_once(x, y, augment, batch_size):
 )
 def test_exercise_3_rejects_a_typical_mistake(mistake, answer, hint, capsys):
     assert_rejected(lab.augmentation_pipeline, answer, capsys, hint)
+
+
+@pytest.fixture
+def seeded_like_a_notebook():
+    """TensorFlow seeded and deterministic, as every notebook's setup leaves it
+    (`utils.config.seed_everything`); undone afterwards."""
+    seed_everything(0)
+    yield
+    tf_config.disable_op_determinism()
+
+
+@pytest.mark.parametrize(
+    ("mistake", "answer", "hint"),
+    [
+        ("no_reshuffle_each_epoch", pipeline(reshuffle=False), "same order"),
+        ("shuffled_once_with_numpy", permuted_once, "same order"),
+        ("no_shuffle", pipeline(shuffle="none"), "original order"),
+        ("shuffles_after_the_map", shuffled_after_the_map, "*before* `batch`"),
+        (
+            "fixed_seed_without_reshuffle",
+            lambda x, y, augment, b: pairs(x, y)
+            .shuffle(len(x), seed=0, reshuffle_each_iteration=False)
+            .batch(b)
+            .map(augmenting(augment), num_parallel_calls=AUTOTUNE)
+            .prefetch(AUTOTUNE),
+            "same order",
+        ),
+    ],
+    ids=ids,
+)
+def test_exercise_3_names_the_order_mistake_with_a_global_seed_set(
+    mistake, answer, hint, seeded_like_a_notebook, capsys
+):
+    """With TensorFlow's global seed set, a random op in a `map` repeats its
+    numbers at each pass; the check's own augmentation must not, or every
+    pipeline would seem to repeat its augmentation."""
+    assert_rejected(
+        lab.augmentation_pipeline, answer, capsys, hint, absent=("same augmentation",)
+    )
+
+
+def test_exercise_3_accepts_the_right_answer_with_a_global_seed_set(
+    seeded_like_a_notebook, capsys
+):
+    assert_passes(lab.augmentation_pipeline, make_pipeline, capsys, "Exercise 3")
+
+
+def test_exercise_3_a_real_keras_layer_augments_anew_each_epoch_without_shuffle():
+    """What the hint for an unshuffled pipeline relies on: a Keras augmentation
+    layer draws new numbers at each pass even when the order stays."""
+    x = np.random.default_rng(0).random((20, 4, 4, 1)).astype("float32")
+    layer = keras.layers.RandomTranslation(0.25, 0.25, seed=1)
+    dataset = pipeline(shuffle="none")(x, np.arange(20), layer, 5)
+    epochs = [np.concatenate([b[0].numpy() for b in dataset]) for _ in range(2)]
+    assert not np.array_equal(*epochs)
 
 
 def test_exercise_3_an_endless_generator_gets_a_verdict_quickly(capsys):
@@ -604,7 +859,7 @@ def test_exercise_4_tries_nested_augmentation_and_identity():
                     output(layer, x, training=False), output(layer, x, training=False)
                 )
             ),
-            "MirrorAtInference",
+            "second call",
         ),
         (
             "first_image_only",
@@ -619,11 +874,47 @@ def test_exercise_4_tries_nested_augmentation_and_identity():
             "True or False",
         ),
         ("always_true", lambda layer, x: True, "your function said True"),
+        (
+            "first_row_only",
+            lambda layer, x: bool(
+                np.array_equal(output(layer, x, training=False)[:, 0], x[:, 0])
+            ),
+            "bottom row",
+        ),
+        (
+            "object_identity",
+            lambda layer, x: layer(x, training=False) is x,
+            "Identity",
+        ),
     ],
     ids=ids,
 )
 def test_exercise_4_rejects_a_typical_mistake(mistake, answer, hint, capsys):
     assert_rejected(lab.identity_at_inference, answer, capsys, hint)
+
+
+def test_exercise_4_two_calls_are_not_told_to_compare_pixel_by_pixel(capsys):
+    def two_calls(layer, images):
+        first = output(layer, images, training=False)
+        return bool(np.array_equal(first, output(layer, images, training=False)))
+
+    assert_rejected(
+        lab.identity_at_inference,
+        two_calls,
+        capsys,
+        "BrighterAtInference",
+        absent=("summary",),
+    )
+
+
+def test_exercise_4_object_identity_is_not_told_to_pass_training(capsys):
+    assert_rejected(
+        lab.identity_at_inference,
+        lambda layer, x: layer(x, training=False) is x,
+        capsys,
+        "not the objects",
+        absent=("Call the layer with",),
+    )
 
 
 def test_exercise_4_names_in_place_changes(capsys):
@@ -663,29 +954,86 @@ def test_exercise_5_accepts_the_right_answer(own_runs, capsys):
 
 
 def test_exercise_5_reports_the_prediction_beside_the_measurement(own_runs, capsys):
-    assert check_5(own_runs, ["shifted"])(probes_helped)
+    assert check_5(own_runs, ["shifted_accuracy"])(probes_helped)
     printed = capsys.readouterr().out
     assert "you predicted: shifted_accuracy" in printed
     assert "contrast_accuracy, shifted_accuracy" in printed
+
+
+@pytest.mark.parametrize("prediction", [[], ["flipped_accuracy", "noisy_accuracy"]])
+def test_exercise_5_accepts_any_prediction_of_the_asked_form(
+    prediction, own_runs, capsys
+):
+    assert_passes(check_5(own_runs, prediction), probes_helped, capsys, "Exercise 5")
+
+
+def test_exercise_5_says_when_no_prediction_was_made(own_runs, capsys):
+    printed = assert_passes(check_5(own_runs), probes_helped, capsys, "Exercise 5")
+    assert "no prediction" in printed
+
+
+@pytest.mark.parametrize(
+    ("prediction", "hint"),
+    [
+        ("shifted_accuracy", "list of probe keys"),
+        (("shifted_accuracy",), "list"),
+        (["shifted"], "_accuracy"),
+        (["shifted_accuracy", "shifted_accuracy"], "twice"),
+        (["test_accuracy"], "probe's keys"),
+        (0.5, "list of probe keys"),
+    ],
+    ids=["bare_text", "tuple", "probe_name", "twice", "not_a_probe", "number"],
+)
+def test_exercise_5_rejects_a_prediction_of_another_form(
+    prediction, hint, own_runs, capsys
+):
+    assert_rejected(
+        check_5(own_runs, prediction), probes_helped, capsys, "PREDICTION", hint
+    )
 
 
 @pytest.mark.parametrize(
     ("form", "answer"),
     [
         (
-            "short_names_from_low_end_of_interval",
-            lambda c, t: tuple(
-                name
+            "low_end_of_interval_above_zero",
+            lambda c, t: [
+                f"{name}_accuracy"
                 for name in evaluation.PROBES
                 if evaluation.compare(c, t, f"{name}_accuracy").low > 0
-            ),
+            ],
         ),
-        ("a_set", lambda c, t: set(probes_helped(c, t))),
+        ("sorted", lambda c, t: sorted(probes_helped(c, t))),
+        (
+            "dict_of_verdicts_then_keys",
+            lambda c, t: [
+                key
+                for key, verdict in {
+                    k: evaluation.compare(c, t, k).verdict for k in PROBE_KEYS
+                }.items()
+                if verdict == "helped"
+            ],
+        ),
     ],
     ids=ids,
 )
 def test_exercise_5_accepts_equivalent_answers(form, answer, own_runs, capsys):
     assert_passes(check_5(own_runs), answer, capsys, "Exercise 5")
+
+
+def test_exercise_5_a_search_of_compares_sentence_reads_the_same_verdicts(
+    own_runs, capsys
+):
+    """`compare`'s sentence names its verdict and no other: searching it for
+    'help' gives the verdicts' answer on every pair of groups, so it passes."""
+    assert_passes(
+        check_5(own_runs),
+        lambda c, t: [
+            k for k in PROBE_KEYS if "help" in str(evaluation.compare(c, t, k))
+        ],
+        capsys,
+        "Exercise 5",
+    )
 
 
 def keys_where(rule):
@@ -733,11 +1081,28 @@ def keys_where(rule):
             lambda c, t: [k for k in probes_helped(c, t) if k in PROBE_KEYS[:2]],
             "left out",
         ),
-        ("one_key_as_text", lambda c, t: "shifted_accuracy", "list of keys"),
+        ("one_key_as_text", lambda c, t: "shifted_accuracy", "list of probe keys"),
         (
             "a_dict_of_verdicts",
             lambda c, t: {k: evaluation.compare(c, t, k).verdict for k in PROBE_KEYS},
-            "list of keys",
+            "list of probe keys",
+        ),
+        (
+            "probe_names_without_the_suffix",
+            lambda c, t: [k.removesuffix("_accuracy") for k in probes_helped(c, t)],
+            "end in `_accuracy`",
+        ),
+        ("a_set", lambda c, t: set(probes_helped(c, t)), "asks for a list"),
+        ("a_tuple", lambda c, t: tuple(probes_helped(c, t)), "asks for a list"),
+        (
+            "each_key_twice",
+            lambda c, t: [k for k in probes_helped(c, t) for _ in range(2)],
+            "twice",
+        ),
+        (
+            "interval_touching_zero_counts",
+            keys_where(lambda c: c.low >= 0),
+            "low > 0",
         ),
     ],
     ids=ids,
@@ -752,15 +1117,24 @@ def test_exercise_5_asks_for_the_runs_when_they_are_missing(capsys):
 
 
 def test_exercise_5_made_up_experiments_tell_the_misreadings_apart():
-    """Each misreading gives a different list on the first experiment."""
-    control, treatment = lab._probe_experiments()[0]
+    """Each misreading gives different lists over the made-up experiments."""
+    experiments = lab._probe_experiments()
     readings = {
-        name: frozenset(lab._helped(control, treatment, PROBE_KEYS, rule))
+        name: tuple(
+            frozenset(lab._helped(control, treatment, PROBE_KEYS, rule))
+            for control, treatment in experiments
+        )
         for name, rule in lab._READINGS.items()
-        if rule is not None
     }
     assert len(set(readings.values())) == len(readings)
-    assert readings["right"] == {"shifted_accuracy", "contrast_accuracy"}
+    assert readings["right"][0] == {"shifted_accuracy", "contrast_accuracy"}
+
+
+def test_exercise_5_a_made_up_interval_touches_zero_exactly():
+    control, treatment = lab._probe_experiments()[1]
+    comparison = evaluation.compare(control, treatment, "flipped_accuracy")
+    assert comparison.low == 0.0 and comparison.high == 0.0
+    assert comparison.verdict == "no difference we can measure"
 
 
 # --- every check: wrong types and grading ---

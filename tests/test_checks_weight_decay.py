@@ -1,12 +1,15 @@
 """Weight decay lab checks: right answers in every form pass, typical mistakes get
 a hint that names them, and no answer ends in a traceback."""
 
+import time
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from check_helpers import assert_passes, assert_rejected
 
-from utils import evaluation
+from utils import checks, evaluation
 from utils.checks import weight_decay as lab
 
 
@@ -89,6 +92,17 @@ def test_exercise_1_models_have_asymmetric_kernels_biases_and_normalization():
         (
             "a_numpy_float32",
             lambda model, lam: np.float32(l2_penalty(model, lam)),
+        ),
+        (
+            # Conv and dense layers name their kernel "kernel"; on these models
+            # a search of the path finds exactly the kernels.
+            "weights_whose_path_holds_kernel",
+            lambda model, lam: lam
+            * sum(
+                float(np.sum(np.asarray(w) ** 2))
+                for w in model.weights
+                if "kernel" in w.path
+            ),
         ),
     ],
     ids=ids,
@@ -209,13 +223,28 @@ def copy_then_in_place(w, grad, lr, lam):
     return new
 
 
+def with_gradient_tape(w, grad, lr, lam):
+    weights = tf.Variable(w.astype("float64"))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(grad.astype("float64") * weights) + lam * tf.reduce_sum(
+            weights * weights
+        )
+    weights.assign_sub(lr * tape.gradient(loss, weights))
+    return weights.numpy().astype(w.dtype)
+
+
 @pytest.mark.parametrize(
     ("form", "answer"),
     [
         ("shrink_then_step", lambda w, g, lr, lam: (1 - 2 * lr * lam) * w - lr * g),
         ("in_place_on_a_copy", copy_then_in_place),
-        ("nested_list", lambda *args: sgd_step_l2(*args).tolist()),
-        ("float32", lambda *args: sgd_step_l2(*args).astype("float32")),
+        (
+            "numpy_ufuncs",
+            lambda w, g, lr, lam: np.subtract(
+                w, np.multiply(lr, np.add(g, np.multiply(2 * lam, w)))
+            ),
+        ),
+        ("gradient_tape", with_gradient_tape),
     ],
     ids=ids,
 )
@@ -270,8 +299,29 @@ def grad_changed(w, grad, lr, lam):
             lambda w, g, lr, lam: w - lr * g * (1 + 2 * lam),
             "not the gradient",
         ),
-        ("two_values", lambda *args: (sgd_step_l2(*args), 0.1), "NumPy array"),
-        ("a_scalar", lambda w, g, lr, lam: float(np.mean(w)), "shape"),
+        ("two_values", lambda *args: (sgd_step_l2(*args), 0.1), "only the new"),
+        (
+            "new_weights_and_the_gradient",
+            lambda w, g, lr, lam: (sgd_step_l2(w, g, lr, lam), g),
+            "only the new weights",
+        ),
+        ("a_scalar", lambda w, g, lr, lam: float(np.mean(w)), "NumPy array"),
+        ("nested_list", lambda *args: sgd_step_l2(*args).tolist(), "nested list"),
+        (
+            "cast_to_float32",
+            lambda *args: sgd_step_l2(*args).astype("float32"),
+            "keep the dtype",
+        ),
+        (
+            "computed_in_float64",
+            lambda w, g, lr, lam: sgd_step_l2(w.astype("float64"), g, lr, lam),
+            "float64",
+        ),
+        (
+            "a_tensorflow_tensor",
+            lambda *args: tf.constant(sgd_step_l2(*args)),
+            "TensorFlow tensor",
+        ),
     ],
     ids=ids,
 )
@@ -336,6 +386,29 @@ def test_exercise_3_accepts_equivalent_answers(form, answer, capsys):
 
 def per_optimizer(sgd, adamw):
     return lambda o, lr, d, s: sgd(lr, d, s) if o == "sgd" else adamw(lr, d, s)
+
+
+def adam_misspelled(optimizer, lr, decay, steps):
+    if optimizer == "sgd":
+        return (1 - 2 * lr * decay) ** steps
+    if optimizer == "adam":
+        return (1 - lr * decay) ** steps
+    return None
+
+
+def sgd_misspelled(optimizer, lr, decay, steps):
+    if optimizer == "SGD":
+        return (1 - 2 * lr * decay) ** steps
+    if optimizer == "adamw":
+        return (1 - lr * decay) ** steps
+    return None
+
+
+def endless_shrink(optimizer, lr, decay, steps):
+    factor, step = 1.0, 0
+    while step < steps:  # the counter never moves
+        factor *= 1 - lr * decay
+    return factor
 
 
 @pytest.mark.parametrize(
@@ -403,11 +476,27 @@ def per_optimizer(sgd, adamw):
             "scaled by the learning rate",
         ),
         ("a_string", lambda *a: "0.5", "number"),
+        ("adamw_misspelled", adam_misspelled, "optimizer='adamw'"),
+        ("sgd_misspelled", sgd_misspelled, "optimizer='sgd'"),
     ],
     ids=ids,
 )
 def test_exercise_3_rejects_a_typical_mistake(mistake, answer, hint, capsys):
     assert_rejected(lab.shrink_factor, answer, capsys, hint)
+
+
+def test_exercise_3_an_endless_loop_ends_at_the_computation_limit(monkeypatch, capsys):
+    """The learner's function runs under the short limit of a computation, before
+    the check trains Keras' optimizers under its longer one."""
+    monkeypatch.setattr(lab, "COMPUTATION_TIME_LIMIT", 1)
+    started = time.monotonic()
+    assert_rejected(lab.shrink_factor, endless_shrink, capsys, "stopped after 1 s")
+    assert time.monotonic() - started < 10
+
+
+def test_checks_that_only_compute_have_a_short_time_limit():
+    assert checks.COMPUTATION_TIME_LIMIT <= 30
+    assert lab.TRAINING_CHECK_TIME_LIMIT < checks.TIME_LIMIT
 
 
 # --- Exercise 4: predict, run and choose λ ---
@@ -433,28 +522,80 @@ def test_exercise_4_accepts_the_right_answer(own_sweep, capsys):
 
 
 def test_exercise_4_reports_the_prediction(own_sweep, capsys):
-    assert check_4(own_sweep, (1e-3, "helped"))(choose_lambda)
-    assert "you predicted (0.001, 'helped')" in capsys.readouterr().out
+    lam = max(own_sweep)
+    assert check_4(own_sweep, (lam, "helped"))(choose_lambda)
+    assert f"you predicted ({lam:g}, 'helped')" in capsys.readouterr().out
+
+
+def test_exercise_4_accepts_a_prediction_as_a_list_with_numpy_numbers(
+    own_sweep, capsys
+):
+    prediction = [np.float64(0.0), "no difference we can measure"]
+    assert_passes(check_4(own_sweep, prediction), choose_lambda, capsys, "Exercise 4")
+
+
+def test_exercise_4_says_when_no_prediction_was_made(own_sweep, capsys):
+    printed = assert_passes(check_4(own_sweep), choose_lambda, capsys, "Exercise 4")
+    assert "no prediction" in printed
+
+
+@pytest.mark.parametrize(
+    ("prediction", "hint"),
+    [
+        (1e-3, "pair (λ, verdict)"),
+        ("helped", "pair (λ, verdict)"),
+        ((0.0, "better"), "its verdict is"),
+        ((0.5, "helped"), "not in the sweep"),
+        (("1e-3", "helped"), "its λ is"),
+        ((0.0, "helped", "hurt"), "pair (λ, verdict)"),
+    ],
+    ids=[
+        "bare_number",
+        "bare_verdict",
+        "unknown_verdict",
+        "lambda_not_in_sweep",
+        "lambda_as_text",
+        "three_values",
+    ],
+)
+def test_exercise_4_rejects_a_prediction_of_another_form(
+    prediction, hint, own_sweep, capsys
+):
+    assert_rejected(
+        check_4(own_sweep, prediction), choose_lambda, capsys, "PREDICTION", hint
+    )
 
 
 def by_mean(key, groups):
     return max(groups, key=lambda lam: groups[lam].mean(key))
 
 
+def baseline_as_smallest_key(groups):
+    best = by_mean("val_accuracy", groups)
+    return best, evaluation.compare(groups[min(groups)], groups[best]).verdict
+
+
 @pytest.mark.parametrize(
     ("form", "answer"),
     [
         (
-            "comparison_object_and_numpy_lambda",
+            "numpy_lambda_in_a_list",
             lambda g: [
                 np.float64(by_mean("val_accuracy", g)),
-                evaluation.compare(g[0.0], g[by_mean("val_accuracy", g)]),
+                evaluation.compare(g[0.0], g[by_mean("val_accuracy", g)]).verdict,
             ],
         ),
         (
             "means_of_values_and_records",
             lambda g: choose_lambda(
                 {lam: group for lam, group in sorted(g.items(), reverse=True)}
+            ),
+        ),
+        ("baseline_as_the_smallest_key", baseline_as_smallest_key),
+        (
+            "sorted_items",
+            lambda g: choose_lambda(
+                dict(sorted(g.items(), key=lambda item: item[1].mean("val_accuracy")))
             ),
         ),
     ],
@@ -477,6 +618,12 @@ def read_with(read):
         by_mean("val_accuracy", groups),
         read(groups, by_mean("val_accuracy", groups)),
     )
+
+
+def first_key_as_control(groups):
+    best = by_mean("val_accuracy", groups)
+    control = groups[next(iter(groups))]
+    return best, evaluation.compare(control, groups[best]).verdict
 
 
 def without_baseline(groups):
@@ -514,6 +661,40 @@ def without_baseline(groups):
             "first seed",
         ),
         ("largest_lambda", choose_by(max), "largest λ"),
+        (
+            "median_over_seeds",
+            choose_by(
+                lambda g: max(
+                    g, key=lambda lam: float(np.median(g[lam].values("val_accuracy")))
+                )
+            ),
+            "*median*",
+        ),
+        (
+            "mean_minus_sd",
+            choose_by(
+                lambda g: max(
+                    g,
+                    key=lambda lam: g[lam].mean("val_accuracy")
+                    - g[lam].sd("val_accuracy"),
+                )
+            ),
+            "mean minus standard deviation",
+        ),
+        ("first_key_as_control", first_key_as_control, "first λ of `groups`"),
+        (
+            "the_comparison_object",
+            lambda g: (
+                by_mean("val_accuracy", g),
+                evaluation.compare(g[0.0], g[by_mean("val_accuracy", g)]),
+            ),
+            "whole Comparison object",
+        ),
+        (
+            "hard_coded_smoke_answer",
+            lambda g: (1e-3, "no difference we can measure"),
+            "stayed",
+        ),
         (
             "compare_reversed",
             read_with(lambda g, b: evaluation.compare(g[b], g[0.0]).verdict),
@@ -555,18 +736,31 @@ def test_exercise_4_asks_for_the_runs_when_they_are_missing(capsys):
     assert "run that cell first" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", range(20))
 def test_exercise_4_made_up_sweeps_tell_every_choice_and_reading_apart(seed):
     sweeps = lab._sweeps(np.random.default_rng(seed))
-    for sweep, expected in zip(
-        sweeps, ("helped", "no difference we can measure", "hurt"), strict=True
+    readings = [lab._choices(sweep) for sweep in sweeps]
+    roles = ("val", "test", "lucky", "first", "median", "steady", "train", "gap")
+    for sweep, (choices, verdicts), expected in zip(
+        sweeps,
+        readings,
+        ("helped", "no difference we can measure", "hurt"),
+        strict=True,
     ):
-        choices, verdicts = lab._choices(sweep)
-        picked = [choices[role] for role in ("val", "test", "lucky", "first", "train")]
-        assert len(set(picked)) == 5
-        assert choices["gap"] not in (choices["val"], choices["test"])
+        assert len({choices[role] for role in roles}) == len(roles)
         assert verdicts["right"] == expected
-        assert verdicts["validation"] == "helped"
+        assert next(iter(sweep)) != 0.0 and 0.0 in sweep
+        assert len(sweep) == 8
+        # Three seeds with one weak run: mean, median and mean - sd disagree.
+        values = sweep[choices["val"]].values("val_accuracy")
+        assert np.median(values) != pytest.approx(values.mean(), abs=1e-3)
+    # Every way of reading the verdict differs from the right one somewhere.
+    for reading in ("swapped", "validation", "sign", "first key"):
+        assert any(v[reading] != v["right"] for _, v in readings), reading
+    # No λ is the largest, or the choice of any rule, in every sweep: a rule's
+    # answer never looks hard-coded, nor a hard-coded one like a rule's.
+    for role in (*roles, "largest"):
+        assert len({choices[role] for choices, _ in readings}) > 1, role
 
 
 # --- every check: wrong types and grading ---

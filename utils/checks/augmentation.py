@@ -13,7 +13,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import Mistake, NotDone, as_array, call_answer, run_check, shorten
+from utils.checks import (
+    COMPUTATION_TIME_LIMIT,
+    Mistake,
+    NotDone,
+    as_array,
+    call_answer,
+    describe,
+    run_check,
+    shorten,
+)
+
+# Exercise 1 trains a small model for one epoch inside the check.
+TRAINING_CHECK_TIME_LIMIT = 60.0
 
 
 def _error_line(error) -> str:
@@ -95,6 +107,17 @@ def _dimmed(layer, images, training):
         f"your layer, called with training={training},",
         lambda: layer(images, training=training),
     )
+    if output is None:
+        mode = "training" if training else "inference"
+        fix = (
+            "`return images * factors`"
+            if training
+            else "`return images` when `training` is false"
+        )
+        raise Mistake(
+            f"called with training={training} ({mode}), your layer returned None: "
+            f"`call` must return the images in both cases: {fix}."
+        )
     output = _numpy(output, "The layer's output")
     if output.shape != images.shape:
         raise Mistake(
@@ -120,6 +143,14 @@ def _factors(output, images, max_dimming, where: str) -> np.ndarray:
             raise Mistake(
                 f"{where} each image was shifted by a constant (x - u); dimming "
                 f"*multiplies* each image by its factor (x * f)."
+            )
+        by_channel = (output / images).reshape(n, -1, images.shape[-1])
+        if np.all(np.ptp(by_channel, axis=1) < 1e-4):
+            raise Mistake(
+                f"{where} each channel of an image got its own factor (on "
+                f"{images.shape[-1]}-channel images): draw one factor per image, "
+                f"of shape (batch, 1, 1, 1), not (batch, 1, 1, channels), so that "
+                f"the whole image is dimmed alike."
             )
         raise Mistake(
             f"{where} the pixels of one image were scaled by different factors. Draw "
@@ -151,17 +182,77 @@ def _factors(output, images, max_dimming, where: str) -> np.ndarray:
             f"{where} with max_dimming={max_dimming} the factors should lie in "
             f"[{low:g}, 1]; {found}."
         )
-    # Over 200 uniform draws, none falls in the lowest or highest eighth of the
-    # range with probability (7/8)^200 < 1e-11.
+    return factors
+
+
+def _ks_distance(removed) -> float:
+    """Kolmogorov-Smirnov distance between ``removed`` and the uniform law on
+    [0, 1]."""
+    removed = np.sort(np.asarray(removed, dtype=float))
+    n = len(removed)
+    above = np.arange(1, n + 1) / n - removed
+    below = removed - np.arange(n) / n
+    return float(max(above.max(), below.max()))
+
+
+# Over n uniform draws the KS distance exceeds KS_SCALE / sqrt(n) with probability
+# 2·exp(-2·KS_SCALE²) < 2e-6 (Dvoretzky-Kiefer-Wolfowitz), so a right layer passes;
+# `1 - d·u²`, the larger of two draws or a coin flip between 1 - d and 1 lie at
+# a distance of 0.25 or more, over 5 times this bound with 2,000 draws.
+KS_SCALE = 2.7
+UNIFORMITY_DRAWS = 2000
+
+
+def _uniform_factors(layer, max_dimming, channels, draw):
+    """Dim many small images; a `Mistake` unless their factors are uniform on
+    [1 - max_dimming, 1]."""
+    images = draw.uniform(0.2, 1.0, (UNIFORMITY_DRAWS, 2, 3, channels))
+    images = images.astype("float32")
+    where = f"Called with training=True on {UNIFORMITY_DRAWS} images,"
+    factors = _factors(_dimmed(layer, images, True), images, max_dimming, where)
+    # Over 2,000 uniform draws, none falls in the lowest or highest eighth of the
+    # range with probability 2·(7/8)^2000 < 1e-100; a skewed law that leans to
+    # one end (the larger of two draws, `1 - d·u²`) still puts dozens there.
+    low = 1.0 - max_dimming
     eighth = max_dimming / 8
     if factors.min() > low + eighth or factors.max() < 1.0 - eighth:
         raise Mistake(
-            f"{where} over {n} images, {found}: draw them uniformly over the whole "
-            f"range [1 - max_dimming, 1] = [{low:g}, 1], e.g. "
-            f"`keras.random.uniform(shape, minval=1 - max_dimming, maxval=1.0, "
-            f"seed=self.seed_generator)`."
+            f"{where} found factors from {factors.min():.3f} to {factors.max():.3f}: "
+            f"draw them uniformly over the whole range [1 - max_dimming, 1] = "
+            f"[{low:g}, 1], e.g. `keras.random.uniform(shape, minval=1 - "
+            f"max_dimming, maxval=1.0, seed=self.seed_generator)`."
         )
-    return factors
+    removed = (1.0 - factors) / max_dimming  # uniform on [0, 1] when right
+    distance = _ks_distance(np.clip(removed, 0.0, 1.0))
+    if distance <= KS_SCALE / np.sqrt(len(removed)):
+        return
+    values = np.unique(np.round(factors, 4))
+    if len(values) <= 4:
+        shown = ", ".join(f"{value:g}" for value in values)
+        raise Mistake(
+            f"{where} the factors took only the values {shown}: draw each one "
+            f"uniformly from the whole interval [{low:g}, 1], e.g. "
+            f"`keras.random.uniform(shape, minval=1 - max_dimming, maxval=1.0, "
+            f"seed=self.seed_generator)`, not a choice between its ends."
+        )
+    brighter = float(np.mean(removed < 0.5))
+    if brighter > 0.5:
+        lean = (
+            f"{brighter:.0%} of them lie in the brighter half [{1 - max_dimming / 2:g}"
+            f", 1] (uniform factors put 50 % there): they lean towards 1"
+        )
+    else:
+        lean = (
+            f"only {brighter:.0%} of them lie in the brighter half "
+            f"[{1 - max_dimming / 2:g}, 1] (uniform factors put 50 % there): they "
+            f"lean towards {low:g}"
+        )
+    raise Mistake(
+        f"{where} the factors are not uniform on [{low:g}, 1]: {lean}. A square "
+        f"`u**2`, the larger of two draws or a sum of draws changes the "
+        f"distribution; use one `keras.random.uniform(shape, minval=1 - "
+        f"max_dimming, maxval=1.0, seed=self.seed_generator)` as the factor."
+    )
 
 
 def _dims_in_compiled_function(layer, images, max_dimming):
@@ -243,11 +334,12 @@ def random_dimming(layer_class, graded: bool = False):
         )
         seed = int(draw.integers(1, 10_000))
         height = int(draw.integers(4, 7))
+        # Several channels always, so that a factor per channel shows.
         shape = (
             200,
             height,
             height + int(draw.integers(1, 4)),
-            int(draw.choice([1, 3])),
+            int(draw.choice([2, 3])),
         )
         images = draw.uniform(0.2, 1.0, shape).astype("float32")
         max_dimming = strengths[0]
@@ -257,6 +349,10 @@ def random_dimming(layer_class, graded: bool = False):
         stronger = _new_layer(layer_class, strengths[1], seed)
         where = "Called with training=True,"
         _factors(_dimmed(stronger, images, True), images, strengths[1], where)
+        for strength in strengths:
+            _uniform_factors(
+                _new_layer(layer_class, strength, seed), strength, shape[3], draw
+            )
         at_inference = _dimmed(layer, images, False)
         if not np.array_equal(at_inference, images):
             raise Mistake(
@@ -295,12 +391,13 @@ def random_dimming(layer_class, graded: bool = False):
         return (
             f"one factor per image, uniform in [1 - max_dimming, 1] (tried "
             f"max_dimming={strengths[0]:g} and {strengths[1]:g} on "
-            f"{shape[1]}x{shape[2]}x{shape[3]} images), new factors at each call "
-            f"and step, repeatable from the seed, inside `model.fit` too, and no "
-            f"change at inference."
+            f"{shape[1]}x{shape[2]}x{shape[3]} images; the factors of "
+            f"{UNIFORMITY_DRAWS} images pass a uniformity test), new factors at each "
+            f"call and step, repeatable from the seed, inside `model.fit` too, and "
+            f"no change at inference."
         )
 
-    return run_check("Exercise 1", verify, graded)
+    return run_check("Exercise 1", verify, graded, TRAINING_CHECK_TIME_LIMIT)
 
 
 # --- Exercise 2: cutout ---
@@ -309,8 +406,9 @@ def random_dimming(layer_class, graded: bool = False):
 def _cutout_image(draw):
     height = int(draw.integers(10, 14))
     width = height + int(draw.integers(3, 7))
-    # Values away from 0, so that every erased pixel changes.
-    return draw.uniform(0.1, 1.0, (height, width, 1))
+    # Values away from 0, so that every erased pixel changes; float32 like the
+    # course's images, so that a copy of another dtype shows.
+    return draw.uniform(0.1, 1.0, (height, width, 1)).astype("float32")
 
 
 def _cutout_cases(draw, height, width):
@@ -327,36 +425,137 @@ def _cutout_cases(draw, height, width):
 
 
 def _cutout_variants(image, top, left, size):
-    """What common mistakes return, with the hint that names each."""
+    """What common mistakes return: {name: (the hint that names it, the image)}."""
 
     def erased(rows, cols, fill=0.0):
         copy = image.copy()
         copy[rows, cols] = fill
         return copy
 
+    height, width = image.shape[:2]
     half = size // 2
+    wrapped = image.copy()
+    for row in range(top, top + size):
+        for col in range(left, left + size):
+            wrapped[row % height, col % width] = 0.0
+    moved_top, moved_left = min(top, height - size), min(left, width - size)
     return {
-        "rows and columns are swapped: `top` counts rows (the first axis), `left` "
-        "columns (the second): `erased[top : top + size, left : left + size]`.": erased(
-            slice(left, left + size), slice(top, top + size)
+        "swapped": (
+            "rows and columns are swapped: `top` counts rows (the first axis), "
+            "`left` columns (the second): `erased[top : top + size, left : left + "
+            "size]`.",
+            erased(slice(left, left + size), slice(top, top + size)),
         ),
-        f"the square is {size + 1} pixels wide; a slice excludes its end, so "
-        f"`top : top + size` is already `size` rows.": erased(
-            slice(top, top + size + 1), slice(left, left + size + 1)
+        "too wide": (
+            f"the square is {size + 1} pixels wide; a slice excludes its end, so "
+            f"`top : top + size` is already `size` rows.",
+            erased(slice(top, top + size + 1), slice(left, left + size + 1)),
         ),
-        f"the square is {size - 1} pixels wide: `top : top + size` covers `size` "
-        f"rows (no - 1).": erased(
-            slice(top, top + size - 1), slice(left, left + size - 1)
+        "too narrow": (
+            f"the square is {size - 1} pixels wide: `top : top + size` covers "
+            f"`size` rows (no - 1).",
+            erased(slice(top, top + size - 1), slice(left, left + size - 1)),
         ),
-        "the square should end at row `top + size` and column `left + size`, not at "
-        "`size`: slice `top : top + size`.": erased(
-            slice(top, size), slice(left, size)
+        "ends at size": (
+            "the square should end at row `top + size` and column `left + size`, "
+            "not at `size`: slice `top : top + size`.",
+            erased(slice(top, size), slice(left, size)),
         ),
-        "(top, left) is the square's top-left pixel, not its centre.": erased(
-            slice(max(top - half, 0), top - half + size),
-            slice(max(left - half, 0), left - half + size),
+        "centred": (
+            "(top, left) is the square's top-left pixel, not its centre.",
+            erased(
+                slice(max(top - half, 0), top - half + size),
+                slice(max(left - half, 0), left - half + size),
+            ),
+        ),
+        "moved inside": (
+            "the square reaches past the border and your answer moved it back "
+            "inside the image; cut it off at the border instead: erase only the "
+            "part that lies inside, `erased[top : top + size, left : left + size] = "
+            "0` does.",
+            erased(
+                slice(moved_top, moved_top + size), slice(moved_left, moved_left + size)
+            ),
+        ),
+        "wrapped": (
+            "the square reaches past the border and your answer erased pixels on "
+            "the other side: cut it off at the border instead of wrapping around.",
+            wrapped,
         ),
     }
+
+
+def _erased_image(answer, image) -> np.ndarray:
+    """The answer as an image like ``image``: a NumPy array of its shape and dtype,
+    or a `Mistake` that says what was returned instead."""
+    if not isinstance(answer, np.ndarray):
+        kind = (
+            "a nested list (`.tolist()` turns the image into lists)"
+            if isinstance(answer, list)
+            else describe(answer)
+        )
+        if hasattr(answer, "numpy") or "Tensor" in type(answer).__name__:
+            kind = f"a TensorFlow tensor ({type(answer).__name__})"
+        raise Mistake(
+            f"return a copy of `image`, a NumPy array of the same shape and dtype, "
+            f"with the square erased; got {kind}. Start from "
+            f"`erased = image.copy()`."
+        )
+    answer = as_array(answer, "The erased image", dtype=None)
+    if answer.shape != image.shape:
+        raise Mistake(
+            f"return an image of the input's shape {image.shape}; got {answer.shape}."
+        )
+    if answer.dtype != image.dtype:
+        raise Mistake(
+            f"your copy is {answer.dtype}, but `image` is {image.dtype}: keep its "
+            f"dtype and values (`erased = image.copy()`; a mask from "
+            f"`np.ones(shape)` is float64, `np.ones_like(image)` keeps the dtype)."
+        )
+    return answer
+
+
+def _name_the_cutout_mistake(image, tried, first_wrong):
+    """Raise a `Mistake` naming what the answers on every case share: a common
+    mistake that they all follow, or what is wrong in the first wrong case."""
+    height, width = image.shape[:2]
+    variants = [_cutout_variants(image, *case[:3]) for case in tried]
+    top, left, size, answer, expected = first_wrong
+    setting = f"with top={top}, left={left}, size={size}"
+    for name, (hint, _) in _cutout_variants(image, top, left, size).items():
+        followed = all(
+            np.allclose(case[3], found[name][1])
+            for case, found in zip(tried, variants, strict=True)
+        )
+        # A variant that erases nothing on every case cannot tell its mistake
+        # apart from an answer that forgot to erase.
+        erases = any(not np.array_equal(found[name][1], image) for found in variants)
+        if followed and erases:
+            raise Mistake(f"{setting}: {hint}")
+    if np.array_equal(answer, image):
+        if top + size > height or left + size > width:
+            raise Mistake(
+                f"{setting} the square reaches past the border of the "
+                f"{height}x{width} image and your answer erased nothing: erase the "
+                f"part that lies inside the image; a slice "
+                f"`erased[top : top + size, left : left + size]` stops at the edge "
+                f"by itself."
+            )
+        raise Mistake(
+            f"{setting} your answer erased nothing: set "
+            f"`erased[top : top + size, left : left + size] = 0`."
+        )
+    changed = ~np.isclose(answer, image)
+    square = ~np.isclose(expected, image)
+    if np.array_equal(changed, square):
+        raise Mistake(
+            "the right square changed, but fill it with 0 (black, the background)."
+        )
+    raise Mistake(
+        f"{setting} on a {height}x{width} image, the erased pixels should be rows "
+        f"{top}...{min(top + size, height) - 1} and columns {left}..."
+        f"{min(left + size, width) - 1}, set to 0, and nothing else."
+    )
 
 
 def cutout(function, graded: bool = False):
@@ -366,6 +565,7 @@ def cutout(function, graded: bool = False):
         draw = np.random.default_rng()
         image = _cutout_image(draw)
         height, width = image.shape[:2]
+        tried = []  # (top, left, size, the answer, the right image)
         for top, left, size in _cutout_cases(draw, height, width):
             given = image.copy()
             at_border = top + size > height or left + size > width
@@ -376,85 +576,71 @@ def cutout(function, graded: bool = False):
             except Mistake as mistake:
                 if at_border and "IndexError" in str(mistake):
                     raise Mistake(
-                        f"with top={top}, left={left}, size={size} the square reaches "
-                        f"past the {height}x{width} image and your code raised "
-                        f"IndexError. Cut the square off at the border: a slice "
-                        f"`image[top : top + size]` stops at the edge by itself."
+                        f"with top={top}, left={left}, size={size} the square "
+                        f"reaches past the {height}x{width} image and your code "
+                        f"raised IndexError. Cut the square off at the border: a "
+                        f"slice `image[top : top + size]` stops at the edge by itself."
                     ) from None
                 raise
-            answer = as_array(answer, "The erased image")
             if not np.array_equal(given, image):
                 raise Mistake(
                     "your function changed `image` in place (the caller's image is "
                     "erased too); erase a copy: `erased = image.copy()`."
                 )
-            if answer.shape != image.shape:
-                raise Mistake(
-                    f"return an image of the input's shape {image.shape}; got "
-                    f"{answer.shape}."
-                )
             expected = image.copy()
             expected[top : top + size, left : left + size] = 0.0
-            if np.allclose(answer, expected):
-                continue
-            for hint, wrong in _cutout_variants(image, top, left, size).items():
-                if np.allclose(answer, wrong):
-                    raise Mistake(f"with top={top}, left={left}, size={size}: {hint}")
-            changed = ~np.isclose(answer, image)
-            square = ~np.isclose(expected, image)
-            if np.array_equal(changed, square):
-                raise Mistake(
-                    "the right square changed, but fill it with 0 (black, the "
-                    "background)."
-                )
-            if (
-                at_border
-                and np.all(changed[square])
-                and np.allclose(answer[changed], 0)
-            ):
-                raise Mistake(
-                    f"with top={top}, left={left}, size={size} the square reaches past "
-                    f"the border and your answer erased pixels on the other side: cut "
-                    f"it off at the border instead of wrapping around."
-                )
-            raise Mistake(
-                f"with top={top}, left={left}, size={size} on a {height}x{width} "
-                f"image, the erased pixels should be rows {top}..."
-                f"{min(top + size, height) - 1} and columns {left}..."
-                f"{min(left + size, width) - 1}, set to 0, and nothing else."
-            )
+            tried.append((top, left, size, _erased_image(answer, image), expected))
+        wrong = [case for case in tried if not np.allclose(case[3], case[4])]
+        if wrong:
+            _name_the_cutout_mistake(image, tried, wrong[0])
         return (
             "the size x size square from (top, left) is set to 0 and cut off at the "
-            "border, on a non-square image, and the input is left unchanged."
+            "border, on a non-square float32 image, in a NumPy copy of the image's "
+            "dtype; the input is left unchanged."
         )
 
-    return run_check("Exercise 2", verify, graded)
+    return run_check("Exercise 2", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 3: an augmentation pipeline ---
 
-_INDEX, _MARK, _NOISE = (0, 0), (0, 1), (0, 2)  # pixels of each 4x4 test image
+# Pixels of each 4x4 test image: the example's index, the training mark, a random
+# number drawn per image and the number of the augment call that saw the image.
+_INDEX, _MARK, _NOISE, _CALL = (0, 0), (0, 1), (0, 2), (0, 3)
 
 
 def _marker_augment(calls):
     """An augmentation that leaves a trace: +2 in training (+1 otherwise) on one
-    pixel, and a fresh random number per image on another."""
+    pixel, a random number per image on another and the call's number on a third.
+
+    The random numbers come from a counter that lives across epochs, as a Keras
+    layer's `SeedGenerator` does: with TensorFlow's global seed set (as every
+    notebook does), a plain `tf.random.uniform` in a dataset's `map` starts its
+    sequence anew at every pass and would repeat the first epoch's numbers.
+    """
     import tensorflow as tf
 
-    mark = np.zeros((4, 4, 1), "float32")
-    mark[_MARK] = 1.0
-    noise_pixel = np.zeros((4, 4, 1), "float32")
-    noise_pixel[_NOISE] = 1.0
+    def pixel(where):
+        plane = np.zeros((4, 4, 1), "float32")
+        plane[where] = 1.0
+        return plane
+
+    mark, noise_pixel, call_pixel = pixel(_MARK), pixel(_NOISE), pixel(_CALL)
+    counter = tf.Variable(0, dtype=tf.int64, trainable=False)
 
     def augment(images, training=False):
         images = tf.convert_to_tensor(images, tf.float32)
         calls.append(images.shape.rank)
         marker = 2.0 if training is True else 1.0
+        call = counter.assign_add(1)
+        seed = tf.stack([call, tf.constant(17, tf.int64)])
         if images.shape.rank == 4:
-            noise = tf.random.uniform(tf.stack([tf.shape(images)[0], 1, 1, 1]))
+            shape = tf.stack([tf.shape(images)[0], 1, 1, 1])
         else:
-            noise = tf.random.uniform((1, 1, 1))
-        return images + marker * mark + noise * noise_pixel
+            shape = tf.constant([1, 1, 1])
+        noise = tf.random.stateless_uniform(shape, seed)
+        number = tf.cast(call, tf.float32)
+        return images + marker * mark + noise * noise_pixel + number * call_pixel
 
     return augment
 
@@ -549,6 +735,13 @@ def _epoch_trace(elements, count, batch_size, y):
             "dataset from `from_tensor_slices((x, y))`, shuffle that, and pass only "
             "the images to augment."
         )
+    for batch, _ in elements:
+        if len(np.unique(np.round(batch[:, 0, 3, 0]))) > 1:
+            raise Mistake(
+                "augment ran on single images, one call per image (as when `map` "
+                "comes before `batch`): batch first, then `map` over the batches, "
+                "so that augment runs once per batch, as the exercise asks."
+            )
     noise = dict(zip(indices.tolist(), images[:, 0, 2, 0].tolist(), strict=True))
     sizes = np.cumsum([0] + [len(images) for images, _ in elements])
     batches = [
@@ -556,6 +749,21 @@ def _epoch_trace(elements, count, batch_size, y):
         for start, end in zip(sizes[:-1], sizes[1:], strict=True)
     ]
     return indices, noise, batches
+
+
+def _shuffle_buffers(dataset) -> list[int]:
+    """The buffer size of every `shuffle` in the pipeline that can be read."""
+    sizes = []
+    for _ in range(30):
+        if dataset is None:
+            break
+        if "Shuffle" in type(dataset).__name__:
+            try:
+                sizes.append(int(dataset._buffer_size))
+            except Exception:
+                pass
+        dataset = getattr(dataset, "_input_dataset", None)
+    return sizes
 
 
 def _contiguous(batches, batch_size) -> bool:
@@ -611,7 +819,7 @@ def augmentation_pipeline(function, graded: bool = False):
             )
             for _ in range(2)
         ]
-        if calls and min(calls) < 4:
+        if any(rank is not None and rank < 4 for rank in calls):
             raise Mistake(
                 "augment ran on single images: batch first, then `map` over the "
                 "batches, so that augment runs once per batch."
@@ -655,6 +863,13 @@ def augmentation_pipeline(function, graded: bool = False):
                 f"small to mix the data (the buffer, not the batch size, sets how far "
                 f"examples travel). Use a buffer of `len(x)`."
             )
+        small = [size for size in _shuffle_buffers(dataset) if 0 < size < count]
+        if small:
+            raise Mistake(
+                f"the shuffle buffer holds {small[0]} examples, fewer than the "
+                f"{count} of the data, so the last ones can never come first: use "
+                f"`shuffle(len(x))`, as the exercise asks."
+            )
         if stages and "Prefetch" not in stages[0]:
             raise Mistake(
                 "end the pipeline with `.prefetch(tf.data.AUTOTUNE)`, so that the "
@@ -667,12 +882,12 @@ def augmentation_pipeline(function, graded: bool = False):
             )
         return (
             f"over two passes ({count} examples, batches of {batch_size}): every "
-            f"example once per pass with its label, new batches and a new "
-            f"augmentation (training mode, once per batch) each pass, a parallel map "
-            f"and prefetch."
+            f"example once per pass with its label, shuffled with a buffer of the "
+            f"whole data, new batches and a new augmentation (training mode, one "
+            f"call per batch) each pass, a parallel map and prefetch."
         )
 
-    return run_check("Exercise 3", verify, graded)
+    return run_check("Exercise 3", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 4: is a layer the identity at inference? ---
@@ -718,6 +933,14 @@ def _test_layers():
             rest = keras.ops.flip(inputs[1:], axis=2)
             return keras.ops.concatenate([inputs[:1], rest], axis=0)
 
+    class DarkerBottomRow(keras.layers.Layer):
+        """Broken: halves the bottom row of every image (the top row stays)."""
+
+        def call(self, inputs, training=None):
+            scale = np.ones(keras.ops.shape(inputs)[1:], "float32")
+            scale[-1] = 0.5
+            return inputs * scale
+
     combined = keras.Sequential(
         models.augmentation_layers(["flip", "translate", "cutout"], seed=2)
     )
@@ -758,6 +981,13 @@ def _test_layers():
             "input: "
             "`np.array_equal`, not `np.allclose`, which lets small changes through.",
         ),
+        (
+            DarkerBottomRow(),
+            False,
+            "it darkens the bottom row of every image: compare every pixel of every "
+            "image (`np.array_equal(output, images)`), not a part of each image "
+            "such as its first row.",
+        ),
     ]
 
 
@@ -789,21 +1019,37 @@ def identity_at_inference(function, graded: bool = False):
                 (wrong_false if expected else wrong_true).append((name, reveals))
         if wrong_false:
             names = ", ".join(name for name, _ in wrong_false)
+            if "Identity" in names:
+                raise Mistake(
+                    f"your function said False for {names}; even "
+                    f"keras.layers.Identity returns the images untouched. "
+                    f"The layer returns a new tensor even when nothing changed: "
+                    f"compare its values with the images, "
+                    f"`np.array_equal(keras.ops.convert_to_numpy(output), images)`, "
+                    f"not the objects (`is`) or their types."
+                )
             raise Mistake(
                 f"your function said False for {names}, which leave images unchanged "
                 f"at inference. Call the layer with `training=False`: called without "
                 f"it, augmentation layers augment."
             )
         if wrong_true:
-            name, reveals = wrong_true[0]
+            said_true = {name for name, _ in wrong_true}
+            brighter, noisy = "BrighterAtInference", "NoisyAtInference"
+            if brighter in said_true and noisy not in said_true:
+                # Only a layer that changes its output from call to call was
+                # caught: the answer compares two calls with each other.
+                name, reveals = next(item for item in wrong_true if item[0] == brighter)
+            else:
+                name, reveals = wrong_true[0]
             raise Mistake(f"your function said True for {name}, but {reveals}")
         return (
             "augmentation layers (alone or in a keras.Sequential) pass, and layers "
-            "that mirror, brighten, add noise or nudge one pixel at inference are "
-            "caught."
+            "that mirror, brighten, add noise, nudge one pixel or darken one row at "
+            "inference are caught."
         )
 
-    return run_check("Exercise 4", verify, graded)
+    return run_check("Exercise 4", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 5: predict, run and read an experiment ---
@@ -836,7 +1082,9 @@ def _probe_experiments():
     In the first, shifted and contrast accuracy helped (their whole interval lies
     above 0); flipped rose on average and noisy on the first seed only, both with
     an interval around 0; rotated hurt; clean test accuracy helped. In the second
-    nothing helped; in the third each side has one seed, which cannot decide.
+    nothing helped, and flipped accuracy is the same on every seed: its interval
+    is [0, 0], which touches 0 without lying above it. In the third each side has
+    one seed, which cannot decide.
     """
     base = {
         "train_accuracy": [0.95, 0.96, 0.955],
@@ -862,6 +1110,7 @@ def _probe_experiments():
     nothing.update(
         shifted_accuracy=[0.05, -0.04, 0.01],
         contrast_accuracy=[-0.02, -0.021, -0.019],
+        flipped_accuracy=[0.0, 0.0, 0.0],
     )
     experiments = []
     for changes, seeds in ((change, (0, 1, 2)), (nothing, (3, 4, 5)), (change, (0,))):
@@ -893,38 +1142,47 @@ def _helped(control, treatment, keys, rule) -> set[str]:
 # Ways to misread the comparison, each with the hint that names it.
 _READINGS = {
     "right": lambda c, ctl, trt, key: c.verdict == "helped",
-    "every metric": None,  # the right rule over every accuracy in the records
     "swapped": lambda c, ctl, trt, key: c.verdict == "hurt",
     "sign": lambda c, ctl, trt, key: c.difference > 0,
     "not hurt": lambda c, ctl, trt, key: c.verdict != "hurt",
+    "interval touching 0": lambda c, ctl, trt, key: c.n >= 2 and c.low >= 0,
     "first seed": lambda c, ctl, trt, key: (
         trt.runs[0].record[key] > ctl.runs[0].record[key]
     ),
 }
 _READING_HINTS = {
-    "every metric": "return only the probe's keys (shifted, flipped, rotated, "
-    "noisy, contrast); clean test, validation and training accuracy are not part "
-    "of the probe.",
     "swapped": "you returned the keys where the treatment *hurt*: the control "
     "(baseline) comes first, `compare(control, treatment, key)`.",
     "sign": "a positive difference is not enough: when the 95 % interval includes "
     "0 the verdict is 'no difference we can measure'; keep only 'helped'.",
     "not hurt": "'no difference we can measure' is not 'helped': keep only the "
     "keys whose verdict is 'helped'.",
+    "interval touching 0": "an interval that starts at 0 (`low == 0`) does not lie "
+    "above 0: a change counts only when `low > 0`, which is what the verdict "
+    "'helped' says; read `compare(...).verdict`.",
     "first seed": "you compared the first seed's runs only; one seed cannot decide: "
     "read the verdict of `compare`, which uses every seed.",
 }
 
 
-def _as_keys(answer, keys) -> set[str]:
-    from utils.checks import describe
+def _as_keys(answer, keys, prediction=False) -> set[str]:
+    """The probe keys of a list, or a `Mistake` naming what is wrong with it.
 
-    if isinstance(answer, str) or not isinstance(
-        answer, list | tuple | set | frozenset
-    ):
+    The exercise asks for a list of the records' keys ("shifted_accuracy"), each
+    once, in any order: the answer of `probes_helped`, or the `PREDICTION`.
+    """
+    subject, verb = (
+        ("`PREDICTION`", "be") if prediction else ("your function", "return")
+    )
+    if not isinstance(answer, list):
         raise Mistake(
-            f"return a list of keys, e.g. `['shifted_accuracy']` (or `[]`); got "
-            f"{describe(answer)}."
+            f"{subject} should {verb} a list of probe keys, e.g. "
+            f"`['shifted_accuracy']` (or `[]`); got {describe(answer)}"
+            + (
+                ": the exercise asks for a list, e.g. `[key for key in keys if ...]`."
+                if isinstance(answer, tuple | set | frozenset)
+                else "."
+            )
         )
     chosen = set()
     for item in answer:
@@ -932,8 +1190,21 @@ def _as_keys(answer, keys) -> set[str]:
             raise Mistake(
                 f"the list should hold keys (text); it holds {describe(item)}."
             )
-        key = item if item.endswith("_accuracy") else f"{item}_accuracy"
-        chosen.add(key)
+        if item not in keys:
+            if f"{item}_accuracy" in keys:
+                raise Mistake(
+                    f"{subject} gave the probe name {item!r}; give the record's "
+                    f"key, {item + '_accuracy'!r}: the keys end in `_accuracy`, as "
+                    f"in `compare(control, treatment, key)`."
+                )
+            raise Mistake(
+                f"{item!r} is not one of the probe's keys: list only the probe's "
+                f"keys ({', '.join(keys)}); clean test, validation and training "
+                f"accuracy are not part of the probe."
+            )
+        if item in chosen:
+            raise Mistake(f"{subject} listed {item!r} twice; list each key once.")
+        chosen.add(item)
     return chosen
 
 
@@ -956,9 +1227,6 @@ def probes_helped(function, control, treatment, prediction=None, graded=False):
                     f"(`utils.training.fit_seeds`); run that cell first."
                 )
         cases = [(control, treatment), *_probe_experiments()]
-        all_accuracies = [
-            key for key in control.records[0] if key.endswith("_accuracy")
-        ]
         answers = []
         for case_control, case_treatment in cases:
             answer = call_answer("Exercise 5", function, case_control, case_treatment)
@@ -970,19 +1238,22 @@ def probes_helped(function, control, treatment, prediction=None, graded=False):
                 f"{len(cases) - 1} made-up experiments. On your runs the treatment "
                 f"helped on: {_names(expected[0])}"
             )
-            if prediction is not None:
-                try:
-                    line += f" (you predicted: {_names(_as_keys(prediction, keys))})"
-                except Mistake:
-                    line += f" (you predicted: {prediction!r})"
-            return line + "."
+            if prediction is None:
+                return line + (
+                    ". You made no prediction: set `PREDICTION` before you run "
+                    "the experiment, to test your intuition against it."
+                )
+            try:
+                predicted = _as_keys(prediction, keys, prediction=True)
+            except Mistake as mistake:
+                raise Mistake(
+                    f"your function is right, but {mistake} `PREDICTION` is the "
+                    f"list of probe keys you expect shift_flip to improve, e.g. "
+                    f"`['shifted_accuracy']`."
+                ) from None
+            return line + f" (you predicted: {_names(predicted)})."
         for reading, hint in _READING_HINTS.items():
-            if reading == "every metric":
-                variant = [
-                    _helped(c, t, all_accuracies, _READINGS["right"]) for c, t in cases
-                ]
-            else:
-                variant = [_helped(c, t, keys, _READINGS[reading]) for c, t in cases]
+            variant = [_helped(c, t, keys, _READINGS[reading]) for c, t in cases]
             if answers == variant:
                 raise Mistake(hint)
         if len(set(map(frozenset, answers))) == 1:
@@ -1009,4 +1280,4 @@ def probes_helped(function, control, treatment, prediction=None, graded=False):
             f"Read each probe key's verdict, and keep the keys that 'helped'."
         )
 
-    return run_check("Exercise 5", verify, graded)
+    return run_check("Exercise 5", verify, graded, COMPUTATION_TIME_LIMIT)

@@ -12,7 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import Mistake, as_array, call_answer, number, run_check
+from utils.checks import (
+    COMPUTATION_TIME_LIMIT,
+    Mistake,
+    as_array,
+    call_answer,
+    describe,
+    number,
+    run_check,
+    time_limit,
+)
+
+# Exercise 3 trains Keras' own optimizers for a few steps inside the check; the
+# learner's function itself gets `COMPUTATION_TIME_LIMIT`.
+TRAINING_CHECK_TIME_LIMIT = 60.0
 
 # --- Exercise 1: the L2 penalty of a model ---
 
@@ -171,7 +184,7 @@ def l2_penalty(function, graded: bool = False):
             "weights excluded, no ½, on two models and several λ."
         )
 
-    return run_check("Exercise 1", verify, graded)
+    return run_check("Exercise 1", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 2: one SGD step on the penalised loss ---
@@ -205,6 +218,43 @@ def _step_variants(w, grad, lr, lam):
     }
 
 
+def _new_weights(answer, w) -> np.ndarray:
+    """The answer as new weights like ``w`` (a NumPy array of its shape and
+    dtype), or a `Mistake` saying what was returned instead."""
+    if isinstance(answer, tuple) and any(
+        isinstance(item, np.ndarray) and item.shape == w.shape for item in answer
+    ):
+        raise Mistake(
+            f"return only the new weights, one array; got {describe(answer)}. "
+            f"`grad` and the others are inputs, not part of the answer."
+        )
+    if not isinstance(answer, np.ndarray):
+        kind = (
+            "a nested list (`.tolist()`)"
+            if isinstance(answer, list)
+            else describe(answer)
+        )
+        if hasattr(answer, "numpy") or "Tensor" in type(answer).__name__:
+            kind = f"a TensorFlow tensor ({type(answer).__name__})"
+        raise Mistake(
+            f"return the new weights as a NumPy array, like `w`; got {kind}. "
+            f"`w - lr * (...)` is one."
+        )
+    answer = as_array(answer, "The new weights", dtype=None)
+    if answer.shape != w.shape:
+        raise Mistake(
+            f"the new weights should have the shape of `w`, {w.shape}; got "
+            f"{answer.shape}."
+        )
+    if answer.dtype != w.dtype:
+        raise Mistake(
+            f"the new weights should keep the dtype of `w`, {w.dtype}; got "
+            f"{answer.dtype}. `w - lr * (grad + 2 * lam * w)` keeps it; a cast "
+            f"such as `.astype(...)` changes the weights' precision."
+        )
+    return answer
+
+
 def sgd_step_l2(function, graded: bool = False):
     """Exercise 2: ``function(w, grad, lr, lam)`` is one SGD step on the L2 loss."""
 
@@ -212,9 +262,11 @@ def sgd_step_l2(function, graded: bool = False):
         draw = np.random.default_rng()
         pairs = [STEP_PAIRS[i] for i in draw.choice(len(STEP_PAIRS), 3, replace=False)]
         shapes = [(3, 5), (2, 3, 4), (int(draw.integers(5, 9)),)]
-        for (lr, lam), shape in zip(pairs, shapes, strict=True):
-            w = draw.normal(size=shape)
-            grad = draw.normal(size=shape)
+        # float64 weights and, as Keras keeps them, float32 ones.
+        dtypes = ["float64", "float64", "float32"]
+        for (lr, lam), shape, dtype in zip(pairs, shapes, dtypes, strict=True):
+            w = draw.normal(size=shape).astype(dtype)
+            grad = draw.normal(size=shape).astype(dtype)
             given_w, given_grad = w.copy(), grad.copy()
             answer = call_answer("Exercise 2", function, given_w, given_grad, lr, lam)
             if not np.array_equal(given_w, w) or not np.array_equal(given_grad, grad):
@@ -224,16 +276,12 @@ def sgd_step_l2(function, graded: bool = False):
                     f"`{name} *= ...` rewrite the caller's array); return new "
                     f"weights, e.g. `return w - lr * (...)`."
                 )
-            answer = as_array(answer, "The new weights")
-            if answer.shape != w.shape:
-                raise Mistake(
-                    f"the new weights should have the shape of `w`, {w.shape}; got "
-                    f"{answer.shape}."
-                )
-            expected = w - lr * (grad + 2 * lam * w)
+            answer = _new_weights(answer, w).astype(float)
+            w64, grad64 = w.astype(float), grad.astype(float)
+            expected = w64 - lr * (grad64 + 2 * lam * w64)
             if np.allclose(answer, expected):
                 continue
-            for hint, wrong in _step_variants(w, grad, lr, lam).items():
+            for hint, wrong in _step_variants(w64, grad64, lr, lam).items():
                 if np.allclose(answer, wrong):
                     raise Mistake(f"with lr = {lr} and λ = {lam}: {hint}")
             raise Mistake(
@@ -242,11 +290,12 @@ def sgd_step_l2(function, graded: bool = False):
                 f"{np.max(np.abs(answer - expected)):.3g}."
             )
         return (
-            "w - lr·(grad + 2λw) for several (lr, λ) pairs and shapes, inputs left "
-            "unchanged: each step shrinks every weight by the factor 1 - 2·lr·λ."
+            "w - lr·(grad + 2λw) for several (lr, λ) pairs, shapes and dtypes, as a "
+            "new array of w's dtype, inputs left unchanged: each step shrinks every "
+            "weight by the factor 1 - 2·lr·λ."
         )
 
-    return run_check("Exercise 2", verify, graded)
+    return run_check("Exercise 2", verify, graded, COMPUTATION_TIME_LIMIT)
 
 
 # --- Exercise 3: the shrink factor of an idle weight ---
@@ -329,6 +378,14 @@ def _shrink_variants(optimizer, lr, decay, steps):
     }
 
 
+def _returns_none(function, case) -> bool:
+    """Whether ``function(*case)`` returns None (an error counts as not None)."""
+    try:
+        return function(*case) is None
+    except Exception:
+        return False
+
+
 def shrink_factor(function, graded: bool = False):
     """Exercise 3: ``function(optimizer, lr, decay, steps)``: what an idle weight
     is multiplied by, as Keras measures it."""
@@ -339,9 +396,31 @@ def shrink_factor(function, graded: bool = False):
             *(SHRINK_CASES[i] for i in draw.choice(3, 2, replace=False)),
             *(SHRINK_CASES[3 + i] for i in draw.choice(3, 2, replace=False)),
         ]
-        for optimizer, lr, decay, steps in cases:
-            answer = call_answer("Exercise 3", function, optimizer, lr, decay, steps)
-            value = number(answer, "The shrink factor")
+        # The learner's function first, on every case, under the short limit of
+        # a computation; then Keras' own optimizers, which take longer.
+        values = []
+        with time_limit(COMPUTATION_TIME_LIMIT):
+            for optimizer, lr, decay, steps in cases:
+                try:
+                    answer = call_answer(
+                        "Exercise 3", function, optimizer, lr, decay, steps
+                    )
+                except Mistake as mistake:
+                    # None for one optimizer and a value for the other: the
+                    # function does not recognise one of the two names.
+                    other = next(case for case in cases if case[0] != optimizer)
+                    if "returned None" not in str(mistake) or (
+                        _returns_none(function, other)
+                    ):
+                        raise
+                    raise Mistake(
+                        f"your function returned None for optimizer={optimizer!r} "
+                        f"(lr = {lr}, decay = {decay}, {steps} steps). The check "
+                        f"passes optimizer='sgd' or optimizer='adamw', spelled so: "
+                        f"return a factor for each."
+                    ) from None
+                values.append(number(answer, "The shrink factor"))
+        for (optimizer, lr, decay, steps), value in zip(cases, values, strict=True):
             measured = measured_shrink(optimizer, lr, decay, steps)
             if np.isclose(value, measured, rtol=1e-4):
                 continue
@@ -363,14 +442,21 @@ def shrink_factor(function, graded: bool = False):
             f"{len(cases)} settings."
         )
 
-    return run_check("Exercise 3", verify, graded)
+    return run_check("Exercise 3", verify, graded, TRAINING_CHECK_TIME_LIMIT)
 
 
 # --- Exercise 4: predict, run and choose λ ---
 
 VERDICTS = ("helped", "hurt", "no difference we can measure", "cannot decide")
-SWEEP = (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+# The λ of the made-up sweeps: each takes its largest λ from LARGEST (another in
+# each sweep) and 6 smaller ones from LAMBDA_GRID, so that no λ is the largest
+# (or the answer) in every sweep.
+LAMBDA_GRID = (1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3)
+LARGEST = (3e-4, 1e-3, 3e-3, 1e-2)
 SEEDS = (0, 1, 2)
+# How each λ of a made-up sweep behaves over its 3 seeds. With 3 seeds a mean,
+# a median and a mean minus the spread choose differently.
+ROLES = ("test", "lucky", "first", "median", "steady", "train", "gap")
 
 
 def _synthetic_group(name, columns):
@@ -388,66 +474,107 @@ def _synthetic_group(name, columns):
     return RunGroup(name, runs)
 
 
+def _role_columns(role, draw):
+    """Validation, test and training accuracy over 3 seeds of a λ in ``role``."""
+
+    def near(value, spread=0.002):
+        return value + draw.uniform(-spread, spread, 3)
+
+    val, test = near(0.850), near(0.845)
+    train = val + 0.06
+    if role == "val":  # the best mean, dragged down by one weak seed
+        val = np.array([0.881, 0.882, 0.852]) + draw.uniform(-5e-4, 5e-4, 3)
+        train = val + 0.06
+    elif role == "lucky":  # the single best run
+        val = np.array([0.840, 0.842, 0.895])
+    elif role == "first":  # the best first seed
+        val = np.array([0.888, 0.841, 0.843])
+    elif role == "median":  # the best median, a lower mean
+        val = np.array([0.885, 0.885, 0.826])
+    elif role == "steady":  # the best mean minus sd: high and steady, not the best
+        val = near(0.869, 3e-4)
+        train = val + 0.06
+    elif role == "train":
+        train = np.full(3, 0.99)
+    elif role == "gap":
+        train = val + 0.002
+    elif role == "test":
+        test = near(0.89)
+    return {"val": val, "test": test, "train": train}
+
+
+def _assignments(draw):
+    """For each of 3 sweeps, {λ: role}: the λ drawn below a largest one, and no
+    role (nor the largest λ) on the same λ in every sweep, so that an answer that
+    follows a role never looks hard-coded, and a hard-coded one never follows a
+    role. The baseline takes the training-accuracy role in one sweep and the gap
+    role in another: roles that leave its validation and test accuracy ordinary,
+    so that the chosen λ's comparison with it is clear-cut."""
+    for _ in range(200):
+        assignments = []
+        largest = draw.choice(LARGEST, 3, replace=False)
+        baseline_roles = ["train", "gap", str(draw.choice(["train", "gap"]))]
+        draw.shuffle(baseline_roles)
+        for top, baseline_role in zip(largest, baseline_roles, strict=True):
+            below = [lam for lam in LAMBDA_GRID if lam < top]
+            others = [float(top)] + [
+                float(lam) for lam in draw.choice(below, 6, replace=False)
+            ]
+            chosen = others.pop(int(draw.integers(len(others))))
+            roles = [role for role in ROLES if role != baseline_role]
+            draw.shuffle(roles)
+            assignment = {0.0: baseline_role, chosen: "val"}
+            assignment.update(zip(others, roles, strict=True))
+            assignments.append(assignment)
+        by_role = [
+            {role: lam for lam, role in assignment.items()}
+            for assignment in assignments
+        ]
+        if all(len({roles[role] for roles in by_role}) > 1 for role in ("val", *ROLES)):
+            return assignments
+    raise RuntimeError("could not draw made-up sweeps")  # pragma: no cover
+
+
 def _sweeps(draw):
     """Made-up sweeps where each way of choosing λ picks a different one.
 
     Roles: the best mean validation accuracy ("val"), the best mean test accuracy,
     the best single run's validation accuracy (one lucky seed), the best first
-    seed, the best mean training accuracy and the smallest mean gap fall on six
-    different λ. The chosen λ's test accuracy against the baseline's helped,
-    made no difference we can measure (with a positive mean) or hurt; its
-    validation accuracy helped each time.
+    seed, the best median, the best mean minus sd, the best mean training
+    accuracy and the smallest mean gap fall on eight different λ, and each on
+    another λ from sweep to sweep. The chosen λ's test accuracy against the
+    baseline's helped, made no difference we can measure (with a positive mean)
+    or hurt. The dict lists the λ in an order where λ = 0 is never first: the λ
+    with the best test accuracy comes first.
     """
     sweeps = []
-    for verdict in ("helped", "no difference we can measure", "hurt"):
-        others = [lam for lam in SWEEP if lam != 0.0]
-        chosen = others.pop(int(draw.integers(len(others))))
-        # The baseline takes a role that leaves its validation and test accuracy
-        # ordinary, so that the chosen λ's comparison with it is clear-cut.
-        baseline_role = str(draw.choice(["train", "gap"]))
-        roles = [
-            r for r in ("test", "lucky", "first", "train", "gap") if r != baseline_role
-        ]
-        draw.shuffle(roles)
-        assignment = {0.0: baseline_role, chosen: "val"}
-        assignment.update(zip(others, roles, strict=True))
-        columns = {}
-        for lam, role in assignment.items():
-            val = np.full(3, 0.850) + draw.uniform(-0.002, 0.002, 3)
-            test = np.full(3, 0.845) + draw.uniform(-0.002, 0.002, 3)
-            train = val + 0.06
-            if role == "lucky":
-                val = np.array([0.840, 0.842, 0.895])
-            if role == "first":
-                val = np.array([0.888, 0.841, 0.843])
-            if role == "train":
-                train = np.full(3, 0.99)
-            if role == "gap":
-                train = val + 0.002
-            if role == "test":
-                test = np.full(3, 0.89) + draw.uniform(-0.002, 0.002, 3)
-            columns[lam] = {"val": val, "test": test, "train": train}
-        base = columns[0.0]
-        columns[chosen]["val"] = base["val"] + np.array([0.030, 0.031, 0.029])
-        columns[chosen]["val"][0] = min(columns[chosen]["val"][0], 0.884)
+    verdicts = ("helped", "no difference we can measure", "hurt")
+    for verdict, assignment in zip(verdicts, _assignments(draw), strict=True):
+        chosen = next(lam for lam, role in assignment.items() if role == "val")
+        columns = {lam: _role_columns(role, draw) for lam, role in assignment.items()}
         shift = {
             "helped": [0.020, 0.021, 0.019],
             "no difference we can measure": [0.030, -0.020, 0.010],
             "hurt": [-0.020, -0.021, -0.019],
         }[verdict]
-        columns[chosen]["test"] = base["test"] + np.array(shift)
-        groups = {
-            lam: _synthetic_group(
-                f"l2 {lam:g}",
-                {
-                    "val_accuracy": c["val"],
-                    "test_accuracy": c["test"],
-                    "train_accuracy": c["train"],
-                },
-            )
-            for lam, c in sorted(columns.items())
-        }
-        sweeps.append(groups)
+        columns[chosen]["test"] = columns[0.0]["test"] + np.array(shift)
+        first = next(lam for lam, role in assignment.items() if role == "test")
+        rest = [lam for lam in assignment if lam != first]
+        draw.shuffle(rest)
+        order = [first, *rest]
+        sweeps.append(
+            {
+                lam: _synthetic_group(
+                    f"l2 {lam:g}",
+                    {
+                        "val_accuracy": columns[lam]["val"],
+                        "test_accuracy": columns[lam]["test"],
+                        "train_accuracy": columns[lam]["train"],
+                    },
+                )
+                for lam in order
+            }
+        )
     return sweeps
 
 
@@ -458,6 +585,9 @@ def _choices(groups):
     def mean(lam, key):
         return groups[lam].mean(key)
 
+    def values(lam):
+        return groups[lam].values("val_accuracy")
+
     lams = list(groups)
     choices = {
         "val": max(lams, key=lambda lam: mean(lam, "val_accuracy")),
@@ -467,8 +597,13 @@ def _choices(groups):
             lams,
             key=lambda lam: mean(lam, "train_accuracy") - mean(lam, "val_accuracy"),
         ),
-        "lucky": max(lams, key=lambda lam: groups[lam].values("val_accuracy").max()),
-        "first": max(lams, key=lambda lam: groups[lam].values("val_accuracy")[0]),
+        "lucky": max(lams, key=lambda lam: values(lam).max()),
+        "first": max(lams, key=lambda lam: values(lam)[0]),
+        "median": max(lams, key=lambda lam: float(np.median(values(lam)))),
+        "steady": max(
+            lams,
+            key=lambda lam: mean(lam, "val_accuracy") - groups[lam].sd("val_accuracy"),
+        ),
         "largest": max(lams),
     }
     chosen = choices["val"]
@@ -482,6 +617,7 @@ def _choices(groups):
         "sign": "helped"
         if groups[chosen].mean("test_accuracy") > baseline.mean("test_accuracy")
         else "hurt",
+        "first key": evaluation.compare(groups[lams[0]], groups[chosen]).verdict,
     }
     return choices, verdicts
 
@@ -493,6 +629,12 @@ _CHOICE_HINTS = {
     "the mean over seeds, e.g. `groups[lam].mean('val_accuracy')`.",
     "first": "your λ has the best first seed; use every seed: the mean validation "
     "accuracy over seeds.",
+    "median": "your λ has the best *median* validation accuracy over the seeds; the "
+    "exercise asks for the best *mean*, `groups[lam].mean('val_accuracy')` (with 3 "
+    "seeds or more the two differ).",
+    "steady": "your λ has the best mean minus standard deviation of validation "
+    "accuracy, a cautious choice; the exercise asks for the best *mean*, "
+    "`groups[lam].mean('val_accuracy')`.",
     "train": "your λ has the best *training* accuracy, which rewards memorising; "
     "choose by mean validation accuracy.",
     "gap": "your λ has the smallest train-validation gap, but a small gap can also "
@@ -507,20 +649,58 @@ _VERDICT_HINTS = {
     "λ, so it is optimistic for the chosen λ.",
     "sign": "a higher mean is not a verdict: read `compare(...).verdict`, which "
     "says 'no difference we can measure' when the interval includes 0.",
+    "first key": "your control is the first λ of `groups`, which is not always the "
+    "baseline: the control is λ = 0, `groups[0.0]`, wherever it sits in the dict.",
 }
 
 
 def _lambda_and_verdict(answer):
-    from utils.checks import describe, two_values
+    from utils.checks import two_values
 
     lam, verdict = two_values(answer, "best_lambda, verdict")
-    verdict = getattr(verdict, "verdict", verdict)  # a Comparison carries one
+    if not isinstance(verdict, str) and hasattr(verdict, "verdict"):
+        raise Mistake(
+            f"the second value should be the verdict, the text "
+            f"`comparison.verdict` (e.g. {VERDICTS[0]!r}); you returned the whole "
+            f"{type(verdict).__name__} object."
+        )
     if not isinstance(verdict, str) or verdict not in VERDICTS:
         raise Mistake(
             f"the second value should be the verdict of `compare`, one of "
             f"{', '.join(repr(v) for v in VERDICTS)}; got {describe(verdict)}."
         )
     return number(lam, "The chosen λ"), verdict
+
+
+def _prediction(prediction, groups) -> str:
+    """The learner's prediction, shown as (λ, verdict), or a `Mistake` when it is
+    not of that form."""
+    lams = ", ".join(f"{lam:g}" for lam in groups)
+    form = (
+        f"`PREDICTION` should be a pair (λ, verdict), the λ you expect to be "
+        f"chosen (one of {lams}) and the verdict you expect, one of "
+        f"{', '.join(repr(v) for v in VERDICTS)}, e.g. `(1e-3, 'helped')`"
+    )
+    if not isinstance(prediction, tuple | list) or len(prediction) != 2:
+        raise Mistake(
+            f"your function is right, but {form}; got {describe(prediction)}."
+        )
+    lam, verdict = prediction
+    try:
+        lam = number(lam)
+    except Mistake:
+        raise Mistake(
+            f"your function is right, but {form}; its λ is {describe(lam)}."
+        ) from None
+    if not any(np.isclose(lam, key, rtol=1e-9, atol=0.0) for key in groups):
+        raise Mistake(
+            f"your function is right, but {form}; λ = {lam:g} is not in the sweep."
+        )
+    if not isinstance(verdict, str) or verdict not in VERDICTS:
+        raise Mistake(
+            f"your function is right, but {form}; its verdict is {describe(verdict)}."
+        )
+    return f"({lam:g}, {verdict!r})"
 
 
 def choose_lambda(function, groups, prediction=None, graded: bool = False):
@@ -556,17 +736,17 @@ def choose_lambda(function, groups, prediction=None, graded: bool = False):
             for (lam, _), (choices, _) in zip(answers, readings, strict=True)
         ]
         if not all(lams_right):
+            if len({lam for lam, _ in answers}) == 1:
+                raise Mistake(
+                    f"your λ stayed {answers[0][0]:g} in every sweep while the best "
+                    f"mean validation accuracy moved: compute it from `groups`."
+                )
             for role, hint in _CHOICE_HINTS.items():
                 if all(
                     same(lam, choices[role])
                     for (lam, _), (choices, _) in zip(answers, readings, strict=True)
                 ):
                     raise Mistake(hint)
-            if len({lam for lam, _ in answers}) == 1:
-                raise Mistake(
-                    f"your λ stayed {answers[0][0]:g} in every sweep while the best "
-                    f"mean validation accuracy moved: compute it from `groups`."
-                )
             wrong = lams_right.index(False)
             where = "your sweep" if wrong == 0 else "a made-up sweep"
             raise Mistake(
@@ -607,8 +787,11 @@ def choose_lambda(function, groups, prediction=None, graded: bool = False):
                 f"and against the baseline its test accuracy: {verdict} (also right "
                 f"on {len(sweeps) - 1} made-up sweeps)"
             )
-        if prediction is not None:
-            line += f"; you predicted {prediction!r}"
-        return line + "."
+        if prediction is None:
+            return line + (
+                ". You made no prediction: set `PREDICTION` before you run the "
+                "sweep, to test your intuition against it."
+            )
+        return line + f"; you predicted {_prediction(prediction, groups)}."
 
-    return run_check("Exercise 4", verify, graded)
+    return run_check("Exercise 4", verify, graded, COMPUTATION_TIME_LIMIT)
