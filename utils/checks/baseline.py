@@ -547,9 +547,14 @@ def _draw_accuracies(rng, kind):
     # Shaped as a loss above, turned into an accuracy: lower loss, higher accuracy.
     accuracies = [round(float(1.2 - v), 3) for v in values]
     if kind == "tiny gain":  # the epoch after the best beats it by TINY_GAIN only
+        # Up to the best the history rises steadily and the best beats every
+        # earlier epoch by 0.02, so any margin a learner demands (below 0.02)
+        # counts the best as an improvement but not the tiny gain after it.
         top = int(np.argmax(accuracies))
+        rise = np.linspace(accuracies[top] - 0.1, accuracies[top] - 0.02, top)
         accuracies = [
-            round(a - 2 * TINY_GAIN * (i > top), 4) for i, a in enumerate(accuracies)
+            round(float(rise[i]) if i < top else a - 2 * TINY_GAIN * (i > top), 4)
+            for i, a in enumerate(accuracies)
         ]
         accuracies[top + 1] = round(accuracies[top] + TINY_GAIN, 4)
     return accuracies
