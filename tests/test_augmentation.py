@@ -229,3 +229,15 @@ def test_with_train_size_keeps_validation_and_test_and_stratifies(smoke_data):
 def test_with_train_size_refuses_more_images_than_the_profile_has(smoke_data):
     with pytest.raises(ValueError, match="larger profile"):
         data.with_train_size(smoke_data, 10**6)
+
+
+def test_shift_moves_whole_pixels_and_flips_none():
+    images = np.random.default_rng(0).uniform(0.2, 1.0, (16, 28, 28, 1)).astype("f4")
+    (layer,) = augmentation_layers(["shift"], seed=0)
+    shifted = np.asarray(layer(images, training=True))
+    for before, after in zip(images, shifted, strict=True):
+        # every value of the shifted image is a value of the original or the
+        # zero fill: no interpolation and no flipped pixels (1 - x)
+        assert np.isin(after[after != 0], before).all()
+    assert not np.array_equal(shifted, images)
+    assert np.array_equal(np.asarray(layer(images, training=False)), images)

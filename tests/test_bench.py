@@ -98,3 +98,66 @@ def test_throughput_refuses_an_unknown_placement_and_a_single_epoch(tiny_data):
         bench.training_throughput(tiny_data, placement="gpu")
     with pytest.raises(ValueError, match="warms up"):
         bench.training_throughput(tiny_data, epochs=1)
+
+
+SIDE = {
+    "images": 55_000,
+    "seed": 0,
+    "error_rate_ratio": 1.62,
+    "models": {
+        "keras.io Simple MNIST convnet": {
+            "parameters": 34_826,
+            "epochs": 15,
+            "seconds": 121.0,
+            "val_accuracy": 0.9102,
+            "test_accuracy": 0.9051,
+            "curve": {"seconds": [8.0, 16.0], "test_accuracy": [0.85, 0.88]},
+        },
+        "course final model": {
+            "parameters": 131_754,
+            "epochs": 20,
+            "seconds": 640.0,
+            "val_accuracy": 0.9402,
+            "test_accuracy": 0.9414,
+            "curve": {"seconds": [30.0, 61.0], "test_accuracy": [0.86, 0.9]},
+        },
+    },
+}
+
+
+def test_bench_markdown_shows_both_models_of_the_side_by_side_and_their_ratio():
+    text = bench.markdown({**FAKE, "final_model": SIDE})
+    assert "| keras.io Simple MNIST convnet | 34,826 | 15 | 121 | 0.9102 |" in text
+    assert "| course final model | 131,754 | 20 | 640 | 0.9402 | 0.9414 |" in text
+    assert "Error-rate ratio" in text and "1.62" in text
+    assert "55,000 training images" in text
+
+
+def test_side_by_side_trains_both_models_in_one_run_and_records_curves(
+    tiny_data, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
+    short = {"epochs": 2, "batch_size": 64}
+    monkeypatch.setattr(
+        bench,
+        "SIDE_BY_SIDE",
+        {
+            "peer": (models.build_keras_mnist_convnet, {**short, "schedule": None}),
+            "final": (models.build_final_cnn, {**short, "optimizer": "adamw"}),
+        },
+    )
+    side = bench.bench_final_model(tiny_data)
+    peer, final = side["models"]["peer"], side["models"]["final"]
+    for row in (peer, final):
+        seconds = row["curve"]["seconds"]
+        assert len(seconds) == len(row["curve"]["test_accuracy"]) == 2
+        # cumulative training seconds, the last one the run's own total
+        assert 0 < seconds[0] < seconds[1]
+        assert seconds[1] == pytest.approx(row["seconds"])
+        assert all(0 <= value <= 1 for value in row["curve"]["test_accuracy"])
+    assert peer["parameters"] == 34_826
+    assert side["error_rate_ratio"] == pytest.approx(
+        (1 - peer["test_accuracy"]) / (1 - final["test_accuracy"])
+    )
+    bench.time_to_accuracy_figure(side, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 0

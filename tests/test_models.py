@@ -125,3 +125,39 @@ def test_layer_norm_normalizes_each_example_over_height_width_and_channels():
     assert np.allclose(out.var(axis=(1, 2, 3)), 1.0, atol=1e-2)
     # ... but not per pixel over its channels only (Keras' default LayerNormalization)
     assert not np.allclose(out.mean(axis=3), 0.0, atol=1e-2)
+
+
+def test_the_final_model_is_conv_bn_relu_stages_with_an_average_pooling_head():
+    model = models.build_final_cnn(augmentation=())
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds[:3] == ["Conv2D", "BatchNormalization", "ReLU"]
+    assert kinds.count("Conv2D") == 4 and kinds.count("MaxPooling2D") == 2
+    assert kinds[-3:] == ["GlobalAveragePooling2D", "Dropout", "Dense"]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert not any(conv.use_bias for conv in convs)  # batch norm's shift replaces it
+    assert model.count_params() == 131_754
+    assert model.output_shape == (None, 10)
+
+
+def test_the_final_model_refuses_bad_settings_with_a_clear_message():
+    with pytest.raises(ValueError, match="dropout"):
+        models.build_final_cnn(dropout=1.0)
+    with pytest.raises(ValueError, match="stages"):
+        models.build_final_cnn(stages=())
+
+
+def test_the_peer_recipe_is_keras_io_simple_mnist_convnet():
+    model = models.build_keras_mnist_convnet()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == [
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dropout",
+        "Dense",
+    ]
+    assert model.count_params() == 34_826
+    assert models.KERAS_MNIST_TRAINING["epochs"] == 15
+    assert models.KERAS_MNIST_TRAINING["batch_size"] == 128

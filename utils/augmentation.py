@@ -29,11 +29,12 @@ AUGMENTATIONS = (
     "zoom",
     "contrast",
     "shift_flip",
+    "shift",
     "cutout",
     "vflip",
 )
 # The layers defined below: Keras 3 only.
-CUSTOM_AUGMENTATIONS = ("shift_flip", "cutout")
+CUSTOM_AUGMENTATIONS = ("shift_flip", "shift", "cutout")
 
 
 def _check_images(inputs, layer: str):
@@ -184,8 +185,10 @@ def augmentation_layers(names, seed=None, keras_module=None) -> list:
 
     ``flip`` (horizontal), ``translate`` (up to 10 %), ``rotate`` (up to 18°),
     ``zoom`` (up to 10 %) and ``contrast`` (up to 20 %) are Keras preprocessing
-    layers; ``shift_flip`` (shift up to 2 px, 5 pixels flipped) and ``cutout``
-    (an 8 x 8 square erased) are `RandomShiftAndFlip` and `RandomErasing`;
+    layers; ``shift_flip`` (shift up to 2 px, 5 pixels flipped), ``shift`` (the
+    same shift alone, whole pixels, no interpolation: the final model's) and
+    ``cutout`` (an 8 x 8 square erased) are `RandomShiftAndFlip` and
+    `RandomErasing`;
     ``vflip`` (upside down) is there to show what a label-breaking augmentation
     costs. ``keras_module`` is ``keras`` (default) or ``tf_keras`` (05's twin).
     """
@@ -217,6 +220,7 @@ def augmentation_layers(names, seed=None, keras_module=None) -> list:
         "zoom": lambda: layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
         "contrast": lambda: layers.RandomContrast(0.2, seed=seed),
         "shift_flip": lambda: RandomShiftAndFlip(2, 5, seed=seed),
+        "shift": lambda: RandomShiftAndFlip(2, 0, seed=seed),
         "cutout": lambda: RandomErasing(8, seed=seed),
         "vflip": lambda: layers.RandomFlip("vertical", seed=seed),
     }

@@ -9,6 +9,10 @@ the machine it was measured on. Measured here:
 - training images per second with augmentation inside the model, in a
   ``tf.data`` pipeline, and without augmentation;
 - int8 against float32 TFLite: size, test accuracy and batch-1 latency;
+- the capstone's final model against keras.io's "Simple MNIST convnet" recipe,
+  both trained in the same run on the 55,000 training images: test accuracy,
+  error-rate ratio, training seconds and a time-to-accuracy curve
+  (build/time_to_accuracy.png);
 - the wall time of `make test`.
 """
 
@@ -27,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from utils import augmentation, models, quantization, report, runs, training
+from utils import augmentation, models, plots, quantization, report, runs, training
 from utils import config as course_config
 from utils import data as course_data
 
@@ -112,6 +116,7 @@ def bench_epochs(data) -> dict:
         "seconds_per_epoch": len(data.y_train) / images_per_second,
         "images": len(data.y_train),
         "batch_size": 64,
+        "parameters": models.build_cnn().count_params(),
     }
 
 
@@ -142,6 +147,100 @@ def bench_quantization(data) -> dict:
     }
     results["threads"] = 1
     return results
+
+
+class TestAccuracyCurve(keras.callbacks.Callback):
+    """After each epoch: training seconds so far and test accuracy then.
+
+    Reporting only: nothing is chosen on these numbers. The seconds are the
+    epochs' own (`utils.training.EpochTimer`, validation included), so the time
+    spent here on the test images is not counted.
+    """
+
+    def __init__(self, x_test, y_test):
+        super().__init__()
+        self.x_test, self.y_test = x_test, y_test
+        self.seconds, self.accuracies = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = (self.seconds[-1] if self.seconds else 0.0) + logs["seconds"]
+        predicted = self.model.predict(self.x_test, batch_size=512, verbose=0)
+        self.seconds.append(float(elapsed))
+        self.accuracies.append(
+            float(np.mean(np.argmax(predicted, axis=1) == self.y_test))
+        )
+
+
+# The two models of the side-by-side comparison: (builder, `fit` arguments).
+SIDE_BY_SIDE = {
+    "keras.io Simple MNIST convnet": (
+        models.build_keras_mnist_convnet,
+        models.KERAS_MNIST_TRAINING,
+    ),
+    "course final model": (models.build_final_cnn, models.FINAL_TRAINING),
+}
+
+
+def bench_final_model(data, seed: int = 0) -> dict:
+    """Train the final model and the peer recipe in one run on ``data``.
+
+    Both are retrained (no reuse: their seconds are measured here) in a results
+    folder of the benchmark's own.
+    """
+    results = course_config.build_dir() / "bench" / "results-final"
+    if results.exists():
+        shutil.rmtree(results)
+    previous = os.environ.get(runs.RESULTS_ENV)
+    os.environ[runs.RESULTS_ENV] = str(results)
+    measured = {}
+    try:
+        for name, (build, settings) in SIDE_BY_SIDE.items():
+            curve = TestAccuracyCurve(data.x_test, data.y_test)
+            run = training.fit(
+                name,
+                data,
+                {},
+                build=build,
+                seed=seed,
+                reuse=False,
+                resume=False,
+                callbacks=[curve],
+                **settings,
+            )
+            measured[name] = {
+                "test_accuracy": run["test_accuracy"],
+                "val_accuracy": run["val_accuracy"],
+                "train_accuracy": run["train_accuracy"],
+                "seconds": run["seconds"],
+                "epochs": run["training"]["epochs"],
+                "best_epoch": run["best_epoch"],
+                "parameters": run.model.count_params(),
+                "curve": {"seconds": curve.seconds, "test_accuracy": curve.accuracies},
+            }
+    finally:
+        if previous is None:
+            os.environ.pop(runs.RESULTS_ENV, None)
+        else:
+            os.environ[runs.RESULTS_ENV] = previous
+    peer, final = (measured[name] for name in SIDE_BY_SIDE)
+    return {
+        "models": measured,
+        "error_rate_ratio": (1 - peer["test_accuracy"]) / (1 - final["test_accuracy"]),
+        "images": len(data.y_train),
+        "seed": seed,
+    }
+
+
+def time_to_accuracy_figure(side_by_side: dict, path) -> None:
+    curves = {
+        name: (row["curve"]["seconds"], row["curve"]["test_accuracy"])
+        for name, row in side_by_side["models"].items()
+    }
+    figure = plots.time_to_accuracy(
+        curves,
+        title=f"Fashion-MNIST, {side_by_side['images']:,} training images",
+    )
+    figure.savefig(path, dpi=120)
 
 
 def bench_make_test() -> dict:
@@ -179,7 +278,8 @@ def markdown(bench: dict) -> str:
         lines += [
             "## Training",
             "",
-            f"- Course CNN (baseline, 421,642 parameters), standard profile: "
+            f"- Course CNN (baseline, {epoch.get('parameters', 206_922):,} "
+            "parameters), standard profile: "
             f"{epoch['seconds_per_epoch']:.1f} s per epoch on {epoch['images']:,} "
             f"images, batch {epoch['batch_size']}.",
         ]
@@ -211,6 +311,29 @@ def markdown(bench: dict) -> str:
             f"{ratio['latency_ratio']:.2f}.",
             "",
         ]
+    if "final_model" in bench:
+        side = bench["final_model"]
+        lines += [
+            f"## The final model against keras.io's Simple MNIST convnet "
+            f"({side['images']:,} training images, seed {side['seed']}, same run)",
+            "",
+            "| model | parameters | epochs | training seconds | validation "
+            "accuracy | test accuracy |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, row in side["models"].items():
+            lines.append(
+                f"| {name} | {row['parameters']:,} | {row['epochs']} | "
+                f"{row['seconds']:.0f} | {row['val_accuracy']:.4f} | "
+                f"{row['test_accuracy']:.4f} |"
+            )
+        lines += [
+            "",
+            f"Error-rate ratio (peer recipe's test errors per final-model error): "
+            f"{side['error_rate_ratio']:.2f}. Time to accuracy: "
+            "build/time_to_accuracy.png.",
+            "",
+        ]
     if "make_test" in bench:
         outcome = "passed" if bench["make_test"]["passed"] else "FAILED"
         lines += [
@@ -226,6 +349,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Measure the course's costs.")
     parser.add_argument("--profiles", default="smoke,standard")
     parser.add_argument("--skip-make-test", action="store_true")
+    parser.add_argument(
+        "--final-only",
+        action="store_true",
+        help="only the final model against the peer recipe (about 15 minutes)",
+    )
     parser.add_argument(
         "--markdown-only",
         action="store_true",
@@ -251,17 +379,25 @@ def main(argv=None) -> int:
         (out / "bench.json").write_text(json.dumps(bench, indent=1) + "\n")
         (out / "bench.md").write_text(markdown(bench) + "\n")
 
+    if args.final_only:
+        args.profiles, args.skip_make_test = "", True
     for profile in filter(None, args.profiles.split(",")):
         print(f"\n### Notebooks, {profile} profile", flush=True)
         bench["notebook_seconds"][profile] = bench_notebooks(profile)
         save()
-    standard = course_data.load_dataset("fashion_mnist", "standard")
-    print("\n### Seconds per epoch", flush=True)
-    bench["epoch"] = {**bench_epochs(standard), "profile": "standard"}
-    print("### Augmentation placements", flush=True)
-    bench["augmentation"] = {**bench_augmentation(standard), "profile": "standard"}
-    print("### Quantisation", flush=True)
-    bench["quantization"] = {**bench_quantization(standard), "profile": "standard"}
+    if not args.final_only:
+        standard = course_data.load_dataset("fashion_mnist", "standard")
+        print("\n### Seconds per epoch", flush=True)
+        bench["epoch"] = {**bench_epochs(standard), "profile": "standard"}
+        print("### Augmentation placements", flush=True)
+        bench["augmentation"] = {**bench_augmentation(standard), "profile": "standard"}
+        print("### Quantisation", flush=True)
+        bench["quantization"] = {**bench_quantization(standard), "profile": "standard"}
+        save()
+    print("\n### The final model against keras.io's Simple MNIST convnet", flush=True)
+    full = course_data.load_dataset("fashion_mnist", "full")
+    bench["final_model"] = bench_final_model(full)
+    time_to_accuracy_figure(bench["final_model"], out / "time_to_accuracy.png")
     save()
     if not args.skip_make_test:
         print("### make test", flush=True)

@@ -29,6 +29,8 @@ __all__ = [
     "NORMALIZATIONS",
     "augmentation_layers",
     "build_cnn",
+    "build_final_cnn",
+    "build_keras_mnist_convnet",
     "kernel_weights",
 ]
 
@@ -156,6 +158,108 @@ def build_cnn(
         )
     )
     return module.Sequential(model_layers, name=name)
+
+
+def build_final_cnn(
+    input_shape=(28, 28, 1),
+    num_classes: int = 10,
+    stages=((32,), (64, 64), (128,)),
+    augmentation=("flip", "shift"),
+    dropout: float = 0.2,
+    seed: int | None = None,
+    name: str = "final_cnn",
+):
+    """The capstone's final model (06_capstone): the techniques at full scale.
+
+    Augmentation (active only in training), then ``stages`` of 3x3 conv layers,
+    each conv -> batch norm -> ReLU, with 2x2 max pooling between stages; a
+    global average over the last feature maps replaces Flatten -> Dense, so the
+    head has only ``num_classes`` x channels weights; dropout before the softmax.
+    With the defaults: 28x28 with 32 filters, 14x14 with 64 and 64, 7x7 with
+    128; about 132k parameters. Its weight decay is the optimizer's (AdamW),
+    not a penalty in the model.
+    """
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+    if not stages or not all(stages):
+        raise ValueError(
+            f"stages must be a list of filter lists, e.g. ((32,), (64, 64)); got "
+            f"{stages!r}."
+        )
+    layers = keras.layers
+    model_layers = [keras.Input(shape=tuple(input_shape))]
+    model_layers += augmentation_layers(augmentation, seed)
+    for stage, filters in enumerate(stages, start=1):
+        if stage > 1:
+            model_layers.append(layers.MaxPooling2D(2, name=f"pool{stage - 1}"))
+        for index, channels in enumerate(filters, start=1):
+            suffix = f"{stage}_{index}"
+            model_layers += [
+                layers.Conv2D(
+                    int(channels),
+                    3,
+                    padding="same",
+                    use_bias=False,
+                    name=f"conv{suffix}",
+                ),
+                layers.BatchNormalization(name=f"bn{suffix}"),
+                layers.ReLU(name=f"relu{suffix}"),
+            ]
+    model_layers.append(layers.GlobalAveragePooling2D(name="average"))
+    if dropout > 0:
+        model_layers.append(layers.Dropout(dropout, seed=seed, name="dropout"))
+    model_layers.append(
+        layers.Dense(num_classes, activation="softmax", name="classifier")
+    )
+    return keras.Sequential(model_layers, name=name)
+
+
+# How the final model trains (06_capstone, `make bench`), chosen on the 5,000
+# validation images: `utils.training.fit` arguments.
+FINAL_TRAINING = {
+    "epochs": 20,
+    "batch_size": 128,
+    "learning_rate": 2e-3,
+    "optimizer": "adamw",
+    "weight_decay": 0.05,
+}
+
+
+def build_keras_mnist_convnet(
+    input_shape=(28, 28, 1), num_classes: int = 10, name: str = "keras_mnist_convnet"
+):
+    """keras.io's "Simple MNIST convnet" example, the recipe learners copy.
+
+    Two 3x3 conv layers (32 and 64 filters, valid padding, ReLU), each followed by
+    2x2 max pooling, then Flatten, dropout 0.5 and the softmax: 34,826 parameters.
+    The example trains it with Adam (constant rate 1e-3), batch 128, 15 epochs
+    (`KERAS_MNIST_TRAINING`). The final model is measured against it.
+    """
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name=name,
+    )
+
+
+# The example's training: its last epoch's weights, no schedule.
+KERAS_MNIST_TRAINING = {
+    "epochs": 15,
+    "batch_size": 128,
+    "learning_rate": 1e-3,
+    "optimizer": "adam",
+    "schedule": "constant",
+    "restore_best": False,
+}
 
 
 def kernel_weights(model) -> np.ndarray:

@@ -260,3 +260,32 @@ def metric_panels(rows: dict, metrics: dict, title: str | None = None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def time_to_accuracy(curves: dict, title: str | None = None):
+    """Test accuracy against training seconds, one line per model.
+
+    ``curves`` maps a model's name to ``(seconds, accuracies)``: the training
+    seconds elapsed at the end of each epoch and the test accuracy then
+    (`utils.bench.bench_final_model`). A model that is better at every time is
+    the one to train, whatever the budget.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, (seconds, accuracies) in curves.items():
+        ax.plot(np.asarray(seconds) / 60, accuracies, marker="o", ms=3, label=name)
+        ax.annotate(
+            f"{accuracies[-1]:.3f}",
+            (seconds[-1] / 60, accuracies[-1]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize="x-small",
+        )
+    low = min(min(values) for _, values in curves.values())
+    ax.set_ylim(max(low, 0.85) - 0.005, None)
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title or "Time to accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    return fig
