@@ -551,20 +551,93 @@ def mutating(batch_runs, group_runs):
     return small_batch_verdict(batch_runs, group_runs)
 
 
+READING_HINTS = {
+    "test": "*test* accuracy",
+    "train": "*training* accuracy",
+    "swapped": "wrong way round",
+    "means": "interval of the difference includes 0",
+    "first seed": "first seed alone",
+    "unpaired": "pairs the runs by seed",
+    "gap": "generalization gap",
+    "seeds only": "test images' share",
+}
+
+
 def test_exercise_4_names_each_typical_reading(capsys):
-    hints = {
-        "test": "*test* accuracy",
-        "train": "*training* accuracy",
-        "swapped": "wrong way round",
-        "means": "interval of the difference includes 0",
-        "first seed": "first seed alone",
-        "unpaired": "pairs the runs by seed",
-        "gap": "generalization gap",
-    }
     strategies = lab._strategies()
-    assert set(hints) == set(strategies) - {"right"}
-    for name, hint in hints.items():
+    assert set(READING_HINTS) == set(strategies) - {"right"}
+    for name, hint in READING_HINTS.items():
         assert_rejected(lab.small_batch_verdict, strategies[name], capsys, hint)
+
+
+def test_exercise_4_records_store_which_images_each_run_got_right():
+    for seed in range(10):
+        for batch, group in lab._record_sets(np.random.default_rng(seed)):
+            for record in batch + group:
+                hits = evaluation.unpack_correct(record["correct"]["val_accuracy"])
+                assert len(hits) == lab.VAL_IMAGES
+                assert hits.mean() == record["val_accuracy"]
+
+
+def test_exercise_4_one_set_holds_0_only_with_the_test_images_share():
+    for seed in range(25):
+        found = []
+        for batch, group in lab._record_sets(np.random.default_rng(seed)):
+            comparison = evaluation.compare(batch, group, "val_accuracy")
+            seeds_low = comparison.difference - comparison.seed_half_width
+            if seeds_low > 0 and comparison.verdict == evaluation.NO_DIFFERENCE:
+                found.append(comparison)
+        assert len(found) == 1
+        # realistic: the groups' per-image disagreement, not a tiny seed spread
+        assert 0.005 < found[0].test_half_width < 0.012
+
+
+def seeds_only_by_hand(batch_runs, group_runs):
+    """A paired t interval over the seeds of the validation differences."""
+    by_seed = {r["seed"]: r["val_accuracy"] for r in batch_runs}
+    differences = [r["val_accuracy"] - by_seed[r["seed"]] for r in group_runs]
+    n = len(differences)
+    half = evaluation.t95(n - 1) * np.std(differences, ddof=1) / math.sqrt(n)
+    if np.mean(differences) - half > 0:
+        return "group"
+    return "batch" if np.mean(differences) + half < 0 else "either"
+
+
+def compare_without_bits(batch_runs, group_runs):
+    """compare on the records with their `correct` bits left out."""
+
+    def strip(runs):
+        return [{k: v for k, v in r.items() if k != "correct"} for r in runs]
+
+    return small_batch_verdict(strip(batch_runs), strip(group_runs))
+
+
+@pytest.mark.parametrize(
+    "answer", [seeds_only_by_hand, compare_without_bits], ids=["by_hand", "no_bits"]
+)
+def test_exercise_4_rejects_an_interval_over_the_seeds_only(answer, capsys):
+    for _ in range(30):
+        assert_rejected(
+            lab.small_batch_verdict,
+            answer,
+            capsys,
+            "seeds only",
+            "test images' share",
+            "`correct` bits",
+        )
+
+
+def test_exercise_4_never_flakes_over_many_draws(capsys):
+    strategies = lab._strategies()
+    for _ in range(30):
+        assert_passes(
+            lab.small_batch_verdict, small_batch_verdict, capsys, "Exercise 4"
+        )
+        assert_passes(
+            lab.small_batch_verdict, strategies["right"], capsys, "Exercise 4"
+        )
+        for name, hint in READING_HINTS.items():
+            assert_rejected(lab.small_batch_verdict, strategies[name], capsys, hint)
 
 
 @pytest.mark.parametrize(

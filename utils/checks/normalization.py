@@ -8,6 +8,7 @@ mistake.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -638,14 +639,63 @@ def _compare(batch, group, metric):
     return evaluation.compare(batch, group, metric=metric)
 
 
-def _record(seed, val, test, train):
+# Validation images behind each generated record's val_accuracy, and how many of
+# them the two normalizations' runs get right differently (besides each seed's own
+# flips): with 4 seeds a side this puts the test images' share of compare's
+# interval near ±0.9 points.
+VAL_IMAGES = 5000
+GROUPS_DISAGREE_ON = 500
+
+
+def _packed(hits):
+    """``hits`` (which images a run got right) packed as real records store it."""
+    from utils import evaluation
+
+    hits = np.asarray(hits, dtype=bool)
+    return evaluation.pack_correct(np.ones(len(hits), dtype=int), hits.astype(int))
+
+
+def _record(seed, hits, test, train):
+    """A run record whose val_accuracy is the hit rate of ``hits``, stored in
+    ``record["correct"]`` as `utils.training.measure` does."""
     return {
         "seed": seed,
-        "val_accuracy": float(val),
+        "val_accuracy": float(np.mean(hits)),
         "test_accuracy": float(test),
         "train_accuracy": float(train),
         "generalization_gap": float(train - test),
+        "correct": {"val_accuracy": _packed(hits)},
     }
+
+
+def _hits(rng, base, accuracies):
+    """Which images each run got right: ``base`` with as few random flips as give
+    each run its accuracy (to the nearest image)."""
+    runs = []
+    for accuracy in accuracies:
+        hits = base.copy()
+        change = round(accuracy * len(base)) - int(base.sum())
+        # wrong images to turn right, or right ones to turn wrong
+        pool = np.flatnonzero(hits != (change > 0))
+        hits[rng.choice(pool, size=abs(change), replace=False)] = change > 0
+        runs.append(hits)
+    return runs
+
+
+def _group_bases(rng, batch_val, group_val):
+    """Which images each normalization gets right apart from its seeds: the two
+    disagree on GROUPS_DISAGREE_ON images, group norm ahead by the difference of
+    the means."""
+    batch = np.zeros(VAL_IMAGES, dtype=bool)
+    right = round(np.mean(batch_val) * VAL_IMAGES)
+    batch[rng.choice(VAL_IMAGES, right, replace=False)] = True
+    ahead = round((np.mean(group_val) - np.mean(batch_val)) * VAL_IMAGES)
+    wins = (GROUPS_DISAGREE_ON + ahead) // 2
+    group = batch.copy()
+    group[rng.choice(np.flatnonzero(~batch), wins, replace=False)] = True
+    losses = GROUPS_DISAGREE_ON - wins
+    group[rng.choice(np.flatnonzero(batch), losses, replace=False)] = False
+    return batch, group
 
 
 def _record_sets(rng):
@@ -655,7 +705,12 @@ def _record_sets(rng):
     them only once the runs are paired by seed: the seeds differ more than the
     normalizations), batch norm in another, and two sets where the means differ
     but the interval holds 0; test and training accuracy point elsewhere, and
-    the first seed alone misleads.
+    the first seed alone misleads. In one more set every seed favours group norm
+    by half a point, so an interval over the seeds alone excludes 0, but the
+    groups disagree on hundreds of the validation images: with the test images'
+    share of the noise (from the records' ``correct`` bits) the interval holds
+    0. Every record stores which of VAL_IMAGES validation images it got right,
+    and its val_accuracy is that hit rate.
     """
     sets = []
     plans = [
@@ -666,6 +721,7 @@ def _record_sets(rng):
         ([-0.03, 0.05, -0.02, 0.045], [0.03, 0.031, 0.029, 0.03], -0.05, 0.01),
         ([0.025, -0.04, 0.035, -0.03], [-0.03, -0.031, -0.029, -0.03], 0.04, 0.01),
         ([0.02, 0.021, 0.019, 0.02], [-0.02, -0.021, -0.02, -0.019], 0.03, 0.04),
+        ([0.005, 0.006, 0.004, 0.005], [-0.02, -0.021, -0.019, -0.02], 0.02, 0.01),
     ]
     for val_diffs, test_diffs, train_diff, spread in plans:
         seeds = sorted(rng.choice(20, size=len(val_diffs), replace=False).tolist())
@@ -675,20 +731,27 @@ def _record_sets(rng):
         base_test = base_val + rng.normal(0, 0.004, len(seeds))
         base_train = base_val + rng.uniform(0.02, 0.06)
         jitter = rng.normal(0, 0.0005, (2, len(seeds)))
+        group_val = base_val + np.array(val_diffs) + jitter[0]
+        batch_base, group_base = _group_bases(rng, base_val, group_val)
         batch = [
-            _record(s, v, t, tr)
-            for s, v, t, tr in zip(seeds, base_val, base_test, base_train, strict=True)
-        ]
-        group = [
-            _record(s, v + d + j, t + dt, tr + train_diff + k)
-            for s, v, t, tr, d, dt, j, k in zip(
+            _record(s, hits, t, tr)
+            for s, hits, t, tr in zip(
                 seeds,
-                base_val,
+                _hits(rng, batch_base, base_val),
                 base_test,
                 base_train,
-                val_diffs,
+                strict=True,
+            )
+        ]
+        group = [
+            _record(s, hits, t + dt, tr + train_diff + k)
+            for s, hits, t, tr, dt, k in zip(
+                seeds,
+                _hits(rng, group_base, group_val),
+                base_test,
+                base_train,
                 test_diffs,
-                *jitter,
+                jitter[1],
                 strict=True,
             )
         ]
@@ -726,6 +789,18 @@ def _strategies():
         values = [[r["val_accuracy"] for r in runs] for runs in (batch, group)]
         return _verdict_choice(_compare(*values, "val_accuracy").verdict)
 
+    def seeds_only(batch, group):
+        from utils import evaluation
+
+        by_seed = {r["seed"]: r["val_accuracy"] for r in batch}
+        differences = np.array([r["val_accuracy"] - by_seed[r["seed"]] for r in group])
+        n = len(differences)
+        mean = differences.mean()
+        half = evaluation.t95(n - 1) * differences.std(ddof=1) / math.sqrt(n)
+        if mean - half > 0:
+            return "group"
+        return "batch" if mean + half < 0 else "either"
+
     def by_gap(batch, group):
         difference = np.mean([r["generalization_gap"] for r in group]) - np.mean(
             [r["generalization_gap"] for r in batch]
@@ -741,6 +816,7 @@ def _strategies():
         "first seed": by_first_seed,
         "unpaired": unpaired,
         "gap": by_gap,
+        "seeds only": seeds_only,
     }
 
 
@@ -774,8 +850,17 @@ STRATEGY_HINTS = {
     "unpaired": (
         "your answers read the two groups as unpaired, so the spread between "
         "seeds hid a difference that every seed shows: compare pairs the runs by "
-        "seed when it gets the runs or their records (not plain numbers), and "
-        "its verdict is the reading to use."
+        "seed when it gets the runs or their records (not plain numbers), adds "
+        "the test images' share of the noise from their `correct` bits, and its "
+        "verdict is the reading to use."
+    ),
+    "seeds only": (
+        "your interval covers the spread over seeds only. Accuracy is measured on "
+        "a finite set of images, and which images those are adds noise too: the "
+        "interval must also include the test images' share, which compare adds "
+        "from the records' `correct` bits (which images each run got right). "
+        "Pass the records (or the runs) to compare, not numbers, and read its "
+        "verdict."
     ),
 }
 
@@ -790,9 +875,9 @@ def small_batch_verdict(function, runs=None, graded: bool = False):
     """
 
     def ask(batch, group, where):
-        given = ([dict(r) for r in batch], [dict(r) for r in group])
+        given = copy.deepcopy((list(batch), list(group)))
         answer = _call("Exercise 4", function, *given, where=where)
-        if given != ([dict(r) for r in batch], [dict(r) for r in group]):
+        if given != (list(batch), list(group)):
             raise Mistake(
                 f"your function changed the records it was given ({where}); read "
                 f"them without modifying them."
