@@ -84,3 +84,12 @@ def test_start_notebook_seeds_numpy_and_keras(capsys):
     second = np.random.random(3), keras.ops.convert_to_numpy(keras.random.normal((3,)))
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_the_full_profile_trains_the_final_model_for_its_whole_budget():
+    from utils import models
+
+    assert config.PROFILES["full"].final_epochs == models.FINAL_TRAINING["epochs"]
+    # shorter in the other profiles, so that 06 keeps to its time budget
+    smoke, standard = config.PROFILES["smoke"], config.PROFILES["standard"]
+    assert smoke.final_epochs < standard.final_epochs < models.FINAL_TRAINING["epochs"]

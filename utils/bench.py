@@ -196,10 +196,12 @@ def bench_final_model(data, seed: int = 0) -> dict:
     try:
         for name, (build, settings) in SIDE_BY_SIDE.items():
             curve = TestAccuracyCurve(data.x_test, data.y_test)
+            # The layers' seed follows the run's, as in 06_capstone's final model.
+            config = {"seed": seed} if build is models.build_final_cnn else {}
             run = training.fit(
                 name,
                 data,
-                {},
+                config,
                 build=build,
                 seed=seed,
                 reuse=False,

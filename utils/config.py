@@ -37,6 +37,9 @@ class Profile:
     budget_seconds: int  # what one notebook should take on 2 CPU cores
     purpose: str
     seeds: int  # how many seeds a repeated run (`utils.training.fit_seeds`) uses
+    # Epochs of 06's final model over the whole training split (the smoke data in
+    # the smoke profile); its full budget, `utils.models.FINAL_TRAINING`, in full.
+    final_epochs: int = 1
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +56,7 @@ PROFILES: dict[str, Profile] = {
         budget_seconds=60,
         purpose="CI and nbval: checks that everything runs, not what it learns",
         seeds=2,
+        final_epochs=1,
     ),
     "standard": Profile(
         name="standard",
@@ -67,6 +71,8 @@ PROFILES: dict[str, Profile] = {
         budget_seconds=8 * 60,
         purpose="a laptop CPU: small enough to overfit, big enough to measure",
         seeds=3,
+        # A shorter cosine run of the final model, so that 06 fits 15 minutes.
+        final_epochs=6,
     ),
     "full": Profile(
         name="full",
@@ -78,6 +84,7 @@ PROFILES: dict[str, Profile] = {
         budget_seconds=30 * 60,
         purpose="a GPU or Colab: the whole training split, best accuracy",
         seeds=3,
+        final_epochs=20,
     ),
 }
 

@@ -160,12 +160,17 @@ def build_cnn(
     return module.Sequential(model_layers, name=name)
 
 
+# The final model's augmentation: horizontal flips and whole-pixel shifts.
+FINAL_AUGMENTATION = ("flip", "shift")
+
+
 def build_final_cnn(
     input_shape=(28, 28, 1),
     num_classes: int = 10,
     stages=((32,), (64, 64), (128,)),
-    augmentation=("flip", "shift"),
+    augmentation=FINAL_AUGMENTATION,
     dropout: float = 0.2,
+    head_units: int = 0,
     seed: int | None = None,
     name: str = "final_cnn",
 ):
@@ -174,7 +179,8 @@ def build_final_cnn(
     Augmentation (active only in training), then ``stages`` of 3x3 conv layers,
     each conv -> batch norm -> ReLU, with 2x2 max pooling between stages; a
     global average over the last feature maps replaces Flatten -> Dense, so the
-    head has only ``num_classes`` x channels weights; dropout before the softmax.
+    head has only ``num_classes`` x channels weights (``head_units`` > 0: Flatten
+    -> Dense -> batch norm -> ReLU instead); dropout before the softmax.
     With the defaults: 28x28 with 32 filters, 14x14 with 64 and 64, 7x7 with
     128; about 132k parameters. Its weight decay is the optimizer's (AdamW),
     not a penalty in the model.
@@ -205,7 +211,15 @@ def build_final_cnn(
                 layers.BatchNormalization(name=f"bn{suffix}"),
                 layers.ReLU(name=f"relu{suffix}"),
             ]
-    model_layers.append(layers.GlobalAveragePooling2D(name="average"))
+    if head_units:
+        model_layers += [
+            layers.Flatten(name="flatten"),
+            layers.Dense(int(head_units), use_bias=False, name="dense"),
+            layers.BatchNormalization(name="bn_dense"),
+            layers.ReLU(name="relu_dense"),
+        ]
+    else:
+        model_layers.append(layers.GlobalAveragePooling2D(name="average"))
     if dropout > 0:
         model_layers.append(layers.Dropout(dropout, seed=seed, name="dropout"))
     model_layers.append(
