@@ -431,6 +431,13 @@ def test_exercise_3_names_no_claim_about_how_strongly_dropout_regularizes(capsys
 
 def test_exercise_3_rejects_fixed_rates_and_keep_probabilities(capsys):
     assert_rejected(lab.dropout_cnn, lambda s, h: build(0.1, 0.4), capsys, "use the")
+    # Fixed rates are told as such even when a drawn pair of arguments makes them
+    # look swapped (the pair drawn is (0.4, 0.1)) or right (it is (0.1, 0.4)).
+    for _ in range(25):
+        for fixed in ((0.1, 0.4), (0.4, 0.1), (0.2, 0.5)):
+            assert_rejected(
+                lab.dropout_cnn, lambda s, h, f=fixed: build(*f), capsys, "fixed"
+            )
     assert_rejected(
         lab.dropout_cnn, lambda s, h: build(1 - s, 1 - h), capsys, "fraction to keep"
     )

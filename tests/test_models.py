@@ -127,16 +127,30 @@ def test_layer_norm_normalizes_each_example_over_height_width_and_channels():
     assert not np.allclose(out.mean(axis=3), 0.0, atol=1e-2)
 
 
-def test_the_final_model_is_conv_bn_relu_stages_with_an_average_pooling_head():
+def test_the_final_model_is_conv_bn_relu_stages_with_a_dense_head():
     model = models.build_final_cnn(augmentation=())
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds[:3] == ["Conv2D", "BatchNormalization", "ReLU"]
     assert kinds.count("Conv2D") == 4 and kinds.count("MaxPooling2D") == 2
-    assert kinds[-3:] == ["GlobalAveragePooling2D", "Dropout", "Dense"]
+    assert kinds[-6:] == [
+        "Flatten",
+        "Dense",
+        "BatchNormalization",
+        "ReLU",
+        "Dropout",
+        "Dense",
+    ]
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert not any(conv.use_bias for conv in convs)  # batch norm's shift replaces it
-    assert model.count_params() == 131_754
+    assert model.count_params() == 1_739_690
     assert model.output_shape == (None, 10)
+
+
+def test_the_final_model_can_take_an_average_pooling_head():
+    model = models.build_final_cnn(augmentation=(), head_units=0, dropout=0.2)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds[-3:] == ["GlobalAveragePooling2D", "Dropout", "Dense"]
+    assert model.count_params() == 131_754
 
 
 def test_the_final_model_refuses_bad_settings_with_a_clear_message():

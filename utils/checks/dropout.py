@@ -575,6 +575,16 @@ def _placement_mistake(positions, spatial_rate, head_rate):
     return None
 
 
+def _only_the_rates_differ(positions) -> bool:
+    """True when the dropout layers are placed right and only their rates may
+    be wrong (one rate on both conv blocks, one on the head)."""
+    conv = {rate for stage, _, rate in positions if stage.startswith("block")}
+    head = [rate for stage, _, rate in positions if stage == "head"]
+    if len(conv) != 1 or len(head) != 1:
+        return False
+    return _placement_mistake(positions, conv.pop(), head[0]) is None
+
+
 def dropout_cnn(function, graded: bool = False):
     """Exercise 3: ``function(spatial_rate, head_rate)`` places dropout in the CNN."""
 
@@ -592,6 +602,8 @@ def dropout_cnn(function, graded: bool = False):
                 and abs(spatial_rate + head_rate - 1) > 0.04
             ):
                 pairs.append((spatial_rate, head_rate))
+        placed = []  # each model's dropout layers: (stage, kind, rate)
+        deferred = None  # a mistake in the rates, told once both pairs are seen
         for spatial_rate, head_rate in pairs:
             model = call_answer("Exercise 3", function, spatial_rate, head_rate)
             if not isinstance(model, keras.Model):
@@ -625,9 +637,23 @@ def dropout_cnn(function, graded: bool = False):
             )
             if extra:
                 raise Mistake(f"the exercise adds no {', '.join(extra)} layer.")
-            hint = _placement_mistake(dropout_positions(model), spatial_rate, head_rate)
-            if hint:
-                raise Mistake(hint)
+            positions = dropout_positions(model)
+            hint = _placement_mistake(positions, spatial_rate, head_rate)
+            if placed and positions == placed[0] and (hint or deferred):
+                # The same rates for other arguments: fixed numbers, even where one
+                # pair of arguments makes them look swapped or kept.
+                raise Mistake(
+                    f"your model has the same dropout rates for spatial_rate="
+                    f"{pairs[0][0]:g}, head_rate={pairs[0][1]:g} as for "
+                    f"spatial_rate={spatial_rate:g}, head_rate={head_rate:g}: use "
+                    f"the arguments, not fixed numbers."
+                )
+            if hint and not _only_the_rates_differ(positions):
+                raise Mistake(hint)  # the layers are wrong: say so at once
+            deferred = deferred or hint
+            placed.append(positions)
+        if deferred:
+            raise Mistake(deferred)
         return (
             "your model is the baseline at inference, with one SpatialDropout2D in "
             "each conv block and one Dropout between the dense layer and the "
