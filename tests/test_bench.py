@@ -120,6 +120,18 @@ SIDE = {
             "val_accuracy": 0.9402,
             "test_accuracy": 0.9414,
             "curve": {"seconds": [30.0, 61.0], "test_accuracy": [0.86, 0.9]},
+            "deployed": {
+                "float32": {
+                    "bytes": 6_960_000,
+                    "test_accuracy": 0.9414,
+                    "latency_ms": 0.4,
+                },
+                "int8": {
+                    "bytes": 1_750_000,
+                    "test_accuracy": 0.9410,
+                    "latency_ms": 0.2,
+                },
+            },
         },
     },
 }
@@ -131,6 +143,7 @@ def test_bench_markdown_shows_both_models_of_the_side_by_side_and_their_ratio():
     assert "| course final model | 131,754 | 20 | 640 | 0.9402 | 0.9414 |" in text
     assert "Error-rate ratio" in text and "1.62" in text
     assert "55,000 training images" in text
+    assert "int8 1,750,000 bytes, test accuracy 0.9410, 0.200 ms per image" in text
 
 
 def test_side_by_side_trains_both_models_in_one_run_and_records_curves(
@@ -156,6 +169,9 @@ def test_side_by_side_trains_both_models_in_one_run_and_records_curves(
         assert seconds[1] == pytest.approx(row["seconds"])
         assert all(0 <= value <= 1 for value in row["curve"]["test_accuracy"])
     assert peer["parameters"] == 34_826
+    assert "deployed" not in peer  # only the final model is converted
+    assert set(final["deployed"]) == {"float32", "int8"}
+    assert final["deployed"]["int8"]["bytes"] < final["deployed"]["float32"]["bytes"]
     assert side["error_rate_ratio"] == pytest.approx(
         (1 - peer["test_accuracy"]) / (1 - final["test_accuracy"])
     )

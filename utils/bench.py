@@ -219,6 +219,15 @@ def bench_final_model(data, seed: int = 0) -> dict:
                 "parameters": run.model.count_params(),
                 "curve": {"seconds": curve.seconds, "test_accuracy": curve.accuracies},
             }
+            if build is models.build_final_cnn:
+                measured[name]["deployed"] = {
+                    mode: quantization.evaluate_tflite(
+                        quantization.convert(run.model, mode, data.x_train[:500]),
+                        data.x_test,
+                        data.y_test,
+                    )
+                    for mode in ("float32", "int8")
+                }
     finally:
         if previous is None:
             os.environ.pop(runs.RESULTS_ENV, None)
@@ -329,6 +338,21 @@ def markdown(bench: dict) -> str:
                 f"{row['seconds']:.0f} | {row['val_accuracy']:.4f} | "
                 f"{row['test_accuracy']:.4f} |"
             )
+        deployed = next(
+            (row["deployed"] for row in side["models"].values() if "deployed" in row),
+            None,
+        )
+        if deployed:
+            lines += [
+                "",
+                "The final model in LiteRT (1 thread): "
+                + "; ".join(
+                    f"{mode} {row['bytes']:,} bytes, test accuracy "
+                    f"{row['test_accuracy']:.4f}, {row['latency_ms']:.3f} ms per image"
+                    for mode, row in deployed.items()
+                )
+                + ".",
+            ]
         lines += [
             "",
             f"Error-rate ratio (peer recipe's test errors per final-model error): "

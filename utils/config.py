@@ -84,7 +84,7 @@ PROFILES: dict[str, Profile] = {
         budget_seconds=30 * 60,
         purpose="a GPU or Colab: the whole training split, best accuracy",
         seeds=3,
-        final_epochs=20,
+        final_epochs=30,
     ),
 }
 

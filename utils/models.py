@@ -232,7 +232,7 @@ def build_final_cnn(
 # How the final model trains (06_capstone, `make bench`), chosen on the 5,000
 # validation images: `utils.training.fit` arguments.
 FINAL_TRAINING = {
-    "epochs": 20,
+    "epochs": 30,
     "batch_size": 128,
     "learning_rate": 2e-3,
     "optimizer": "adamw",
