@@ -325,3 +325,53 @@ def test_one_seed_still_reports_the_test_images_uncertainty_but_no_verdict():
     expected = 1.96 * per_image.std(ddof=1) / np.sqrt(1_000)
     assert abs(result.test_half_width - expected) < 1e-12
     assert f"±{100 * expected:.2f} points" in result.sentence
+
+
+def _records_with_hits(hits_per_seed):
+    """Run records whose test `correct` bits are the given hit arrays."""
+    return [
+        {
+            "seed": seed,
+            "test_accuracy": float(np.mean(hits)),
+            "correct": {
+                "test_accuracy": evaluation.pack_correct(
+                    np.ones(len(hits), dtype=int), np.asarray(hits, dtype=int)
+                )
+            },
+        }
+        for seed, hits in enumerate(hits_per_seed)
+    ]
+
+
+def test_per_class_change_averages_seeds_image_by_image_within_each_class():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    control = _records_with_hits([[1, 0, 0, 1, 1, 1, 1, 1], [1, 0, 1, 1, 1, 1, 1, 1]])
+    treatment = _records_with_hits([[1, 1, 1, 1, 1, 1, 0, 1], [1, 1, 1, 1, 1, 1, 0, 1]])
+    rows = evaluation.per_class_change(control, treatment, y, ["a", "b"])
+    a, b = rows
+    assert (a["class"], a["images"]) == ("a", 4)
+    assert a["control"] == pytest.approx(0.625) and a["treatment"] == 1.0
+    assert a["change"] == pytest.approx(0.375)
+    # per-image differences in class a: 0, 1, 0.5, 0 -> sd 0.479, 1.96 sd / 2
+    assert a["half_width"] == pytest.approx(1.96 * np.std([0, 1, 0.5, 0], ddof=1) / 2)
+    assert b["change"] == pytest.approx(-0.25)
+
+
+def test_per_class_change_refuses_labels_of_another_split():
+    records = _records_with_hits([[1, 0, 1]])
+    with pytest.raises(ValueError, match="data.y_test"):
+        evaluation.per_class_change(records, records, [0, 1, 0, 1], ["a", "b"])
+
+
+def test_hit_rates_needs_records_that_store_which_images_were_right():
+    with pytest.raises(ValueError, match="utils.training.fit"):
+        evaluation.hit_rates([{"seed": 0, "test_accuracy": 0.9}])
+
+
+def test_changed_images_lists_fixed_and_broken_images_most_consistent_first():
+    control = _records_with_hits([[0, 0, 1, 1, 0], [0, 1, 1, 1, 0]])
+    treatment = _records_with_hits([[1, 1, 0, 1, 0], [1, 1, 1, 1, 0]])
+    changed = evaluation.changed_images(control, treatment)
+    assert changed["fixed"] == [0, 1]  # image 0: +100 % of runs, image 1: +50 %
+    assert changed["broken"] == [2]
+    assert changed["change"][3] == changed["change"][4] == 0

@@ -84,3 +84,44 @@ def test_metric_panels_draw_one_panel_per_metric_and_one_bar_per_row():
     figure = plots.metric_panels(rows, {"bytes": "size", "ms": "latency"})
     assert [ax.get_title() for ax in figure.axes] == ["size", "latency"]
     assert [bar.get_height() for bar in figure.axes[0].patches] == [100, 25]
+
+
+def test_technique_changes_draws_classes_and_images_and_reads_them():
+    from types import SimpleNamespace
+
+    from utils import evaluation
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(2), 200)
+    base = rng.random(400) < 0.8
+
+    def records(hits_per_seed):
+        return [
+            {
+                "seed": seed,
+                "test_accuracy": float(hits.mean()),
+                "correct": {
+                    "test_accuracy": evaluation.pack_correct(
+                        np.ones(400, dtype=int), hits.astype(int)
+                    )
+                },
+            }
+            for seed, hits in enumerate(hits_per_seed)
+        ]
+
+    improved = base.copy()
+    improved[:200] = True  # class "a" all right: a clear gain
+    data = SimpleNamespace(
+        y_test=y, x_test=rng.random((400, 28, 28, 1)), class_names=["a", "b"]
+    )
+    figures, reading = plots.technique_changes(
+        records([base, base]), records([improved, improved]), data, "the variant"
+    )
+    assert len(figures) == 2  # per class, and the images fixed (none broken)
+    assert [t.get_text() for t in figures[0].axes[0].get_yticklabels()] == ["a", "b"]
+    assert "more than which of their test images explain: a (+" in reading
+    assert "b (" not in reading  # class b did not change
+    _, unchanged = plots.technique_changes(
+        records([base]), records([base]), data, "the variant"
+    )
+    assert "No class changed" in unchanged

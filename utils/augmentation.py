@@ -189,8 +189,10 @@ def augmentation_layers(names, seed=None, keras_module=None) -> list:
     same shift alone, whole pixels, no interpolation: the final model's) and
     ``cutout`` (an 8 x 8 square erased) are `RandomShiftAndFlip` and
     `RandomErasing`;
-    ``vflip`` (upside down) is there to show what a label-breaking augmentation
-    costs. ``keras_module`` is ``keras`` (default) or ``tf_keras`` (05's twin).
+    ``vflip`` (upside down) is there to show what an augmentation costs when it
+    produces images the test set never shows (an upside-down shirt is still a
+    shirt: a distribution mismatch, not a wrong label). ``keras_module`` is
+    ``keras`` (default) or ``tf_keras`` (05's twin).
     """
     module = keras if keras_module is None else keras_module
     if isinstance(names, str):

@@ -469,3 +469,78 @@ def smallest_detectable_difference(
         return float("inf")
     seed_part = t95(seeds - 1) * math.sqrt(2) * seed_sd / math.sqrt(seeds)
     return math.hypot(seed_part, test_half_width)
+
+
+def hit_rates(group, metric: str = "test_accuracy") -> np.ndarray:
+    """Per image, the share of a group's runs that got it right (0, 1/k, ..., 1).
+
+    Read from the records' ``correct`` bits (`utils.training.fit` stores them for
+    test and validation accuracy); a group of one run gives 0 or 1.
+    """
+    entries = _group_entries(group, metric)
+    bits = [packed for _, _, packed in entries]
+    if None in bits:
+        raise ValueError(
+            f"these runs do not record which images they got right for {metric!r}; "
+            "retrain them with utils.training.fit (which stores it)."
+        )
+    return np.mean([unpack_correct(packed) for packed in bits], axis=0)
+
+
+def per_class_change(
+    control, treatment, y_true, class_names, metric: str = "test_accuracy"
+) -> list[dict]:
+    """Per class: the two groups' accuracy, the change and its 95 % half-width.
+
+    Accuracies are averaged over each group's seeds, image by image; the
+    half-width is 1.96 x the standard error of the per-image difference within
+    the class (which images), so it is wide for a class of few images. It does
+    not include the seed noise. One dict per class: ``class``, ``control``,
+    ``treatment``, ``change``, ``half_width``, ``images``.
+    """
+    control_hits = hit_rates(control, metric)
+    treatment_hits = hit_rates(treatment, metric)
+    y_true = np.asarray(y_true).reshape(-1)
+    if not len(y_true) == len(control_hits) == len(treatment_hits):
+        raise ValueError(
+            f"{len(y_true)} labels for runs measured on {len(control_hits)} and "
+            f"{len(treatment_hits)} images: pass the labels of the split they were "
+            "measured on (data.y_test for test accuracy)."
+        )
+    rows = []
+    for label, name in enumerate(class_names):
+        in_class = y_true == label
+        difference = treatment_hits[in_class] - control_hits[in_class]
+        count = int(in_class.sum())
+        rows.append(
+            {
+                "class": name,
+                "control": float(control_hits[in_class].mean()),
+                "treatment": float(treatment_hits[in_class].mean()),
+                "change": float(difference.mean()),
+                "half_width": float(
+                    Z95 * difference.std(ddof=1) / math.sqrt(count)
+                    if count > 1
+                    else float("nan")
+                ),
+                "images": count,
+            }
+        )
+    return rows
+
+
+def changed_images(control, treatment, metric: str = "test_accuracy") -> dict:
+    """Indices of the images a technique fixed and broke, most consistent first.
+
+    ``fixed``: images the treatment's runs got right more often than the
+    control's; ``broken``: the reverse. Sorted by how much the share of runs
+    changed (an image every control run missed and every treatment run got
+    right comes first).
+    """
+    change = hit_rates(treatment, metric) - hit_rates(control, metric)
+    order = np.argsort(-np.abs(change), kind="stable")
+    return {
+        "fixed": [int(i) for i in order if change[i] > 0],
+        "broken": [int(i) for i in order if change[i] < 0],
+        "change": change,
+    }

@@ -289,3 +289,104 @@ def time_to_accuracy(curves: dict, title: str | None = None):
     ax.legend(fontsize="small", loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def per_class_change(rows: list[dict], title: str | None = None):
+    """Bars of each class's accuracy change (points) with its 95 % half-width
+    (`utils.evaluation.per_class_change`)."""
+    names = [row["class"] for row in rows]
+    changes = 100 * np.array([row["change"] for row in rows])
+    errors = 100 * np.array([row["half_width"] for row in rows])
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    colors = ["tab:green" if value > 0 else "tab:red" for value in changes]
+    ax.barh(names, changes, xerr=errors, color=colors, alpha=0.8, capsize=3)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("change in accuracy (points); bars: 95 % for which test images")
+    ax.set_title(title or "Per-class change")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def image_examples(
+    images, indices, titles, title: str | None = None, ncols: int = 10, rows: int = 1
+):
+    """Up to ``ncols * rows`` images picked by ``indices``, each with its title."""
+    indices = list(indices)[: ncols * rows]
+    fig, axes = plt.subplots(
+        rows, ncols, figsize=(1.4 * ncols, 1.9 * rows), squeeze=False
+    )
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, index, text in zip(axes.ravel(), indices, titles, strict=False):
+        ax.imshow(np.asarray(images[index]).squeeze(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(text, fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def technique_changes(control, treatment, data, name: str, examples: int = 10):
+    """What a technique changed, class by class and image by image (every lecture).
+
+    Draws the per-class change of test accuracy (mean over the seeds, with the
+    interval for which test images) and the test images the technique fixed and
+    broke most consistently; returns ``(figures, reading)``, where ``reading``
+    says, from these numbers, which classes changed by more than their test
+    images explain.
+    """
+    from utils import evaluation
+
+    rows = evaluation.per_class_change(
+        control, treatment, data.y_test, data.class_names
+    )
+    changed = evaluation.changed_images(control, treatment)
+    figures = [per_class_change(rows, f"{name} against the baseline, per class")]
+    for kind in ("fixed", "broken"):
+        indices = changed[kind][:examples]
+        if indices:
+            titles = [
+                f"{data.class_names[data.y_test[i]]}\n"
+                f"{changed['change'][i]:+.0%} of runs"
+                for i in indices
+            ]
+            figures.append(
+                image_examples(
+                    data.x_test,
+                    indices,
+                    titles,
+                    f"Test images {name} {kind} most consistently (true class; "
+                    "change in the share of runs that got it right)",
+                    ncols=examples,
+                )
+            )
+    clear = [row for row in rows if abs(row["change"]) > row["half_width"]]
+    best = max(rows, key=lambda row: row["change"])
+    worst = min(rows, key=lambda row: row["change"])
+    parts = [
+        f"Against the baseline, {name} got {len(changed['fixed']):,} test images "
+        f"right more often and {len(changed['broken']):,} less often (over the "
+        "seeds' runs); every other image came out the same."
+    ]
+    if clear:
+        parts.append(
+            "Classes that changed by more than which of their test images explain: "
+            + ", ".join(
+                f"{row['class']} ({100 * row['change']:+.1f} ± "
+                f"{100 * row['half_width']:.1f} points)"
+                for row in clear
+            )
+            + "."
+        )
+    else:
+        parts.append(
+            f"No class changed by more than which of its test images explain (the "
+            f"largest gain, {best['class']}, {100 * best['change']:+.1f} ± "
+            f"{100 * best['half_width']:.1f} points; the largest loss, "
+            f"{worst['class']}, {100 * worst['change']:+.1f} ± "
+            f"{100 * worst['half_width']:.1f}): whatever the technique changed is "
+            "spread over the classes."
+        )
+    return figures, " ".join(parts)
