@@ -375,3 +375,37 @@ def test_changed_images_lists_fixed_and_broken_images_most_consistent_first():
     assert changed["fixed"] == [0, 1]  # image 0: +100 % of runs, image 1: +50 %
     assert changed["broken"] == [2]
     assert changed["change"][3] == changed["change"][4] == 0
+
+
+def _probe_record(seed, clean, **probes):
+    return {
+        "seed": seed,
+        "test_accuracy": clean,
+        **{f"{key}_accuracy": value for key, value in probes.items()},
+    }
+
+
+def test_robustness_reading_tells_robustness_from_a_better_clean_accuracy():
+    control = [
+        _probe_record(s, 0.88 + d, shifted=0.60 + d, noisy=0.80 + d)
+        for s, d in enumerate([0.0, 0.002, -0.001])
+    ]
+    # +2 points clean: shifted drop shrinks by 10 points, noisy drop unchanged
+    treatment = [
+        _probe_record(s, 0.90 + d, shifted=0.72 + d, noisy=0.82 + d + e)
+        for s, d, e in zip(range(3), [0.0, 0.002, -0.001], [0.001, -0.001, 0.0])
+    ]
+    comparisons, reading = evaluation.robustness_reading(control, treatment, "X")
+    assert set(comparisons) == {"shifted", "noisy"}
+    assert comparisons["shifted"].verdict == evaluation.HELPED  # a smaller drop
+    assert comparisons["noisy"].verdict == evaluation.NO_DIFFERENCE
+    assert "shrank with X on shifted (28.0 → 18.0 points)" in reading
+    assert "On noisy the drop did not change measurably" in reading
+    _, fragile = evaluation.robustness_reading(treatment, control, "Y")
+    assert "grew on shifted" in fragile
+
+
+def test_robustness_reading_with_one_seed_says_it_cannot_tell():
+    one = [_probe_record(0, 0.9, shifted=0.7)]
+    _, reading = evaluation.robustness_reading(one, one)
+    assert "One seed" in reading

@@ -241,7 +241,13 @@ HURT = "hurt"
 NO_DIFFERENCE = "no difference we can measure"
 CANNOT_DECIDE = "cannot decide"
 
-LOWER_IS_BETTER = ("generalization_gap", "seconds", "seconds_per_epoch", "loss")
+LOWER_IS_BETTER = (
+    "generalization_gap",
+    "seconds",
+    "seconds_per_epoch",
+    "loss",
+    "_drop",
+)
 
 
 def t95(degrees_of_freedom: float) -> float:
@@ -544,3 +550,76 @@ def changed_images(control, treatment, metric: str = "test_accuracy") -> dict:
         "broken": [int(i) for i in order if change[i] < 0],
         "change": change,
     }
+
+
+def _with_drops(group) -> list[dict]:
+    """Each run's record with ``<probe>_drop``: clean test minus probe accuracy."""
+    if hasattr(group, "runs"):
+        group = group.runs
+    if isinstance(group, dict) or hasattr(group, "record"):
+        group = [group]
+    records = []
+    for item in group:
+        record = record_of(item)
+        drops = {
+            f"{key}_drop": record["test_accuracy"] - record[f"{key}_accuracy"]
+            for key in PROBES
+            if f"{key}_accuracy" in record
+        }
+        records.append({"seed": record.get("seed"), **drops})
+    return records
+
+
+def robustness_reading(control, treatment, name: str = "the variant") -> tuple:
+    """Did a technique make the model robust, or just more accurate?
+
+    A model that is better on clean test images is usually better on perturbed
+    ones too. Robustness proper is a smaller *drop* from clean to perturbed
+    accuracy. Compares each probe's drop (paired by seed; over seeds only, as
+    the drop has no per-image record) and returns ``(comparisons, reading)``.
+    """
+    control_records, treatment_records = _with_drops(control), _with_drops(treatment)
+    keys = [
+        key
+        for key in PROBES
+        if all(f"{key}_drop" in r for r in control_records + treatment_records)
+    ]
+    comparisons = {
+        key: compare(
+            control_records,
+            treatment_records,
+            f"{key}_drop",
+            treatment_name=name,
+        )
+        for key in keys
+    }
+    shrank = [key for key, c in comparisons.items() if c.verdict == HELPED]
+    grew = [key for key, c in comparisons.items() if c.verdict == HURT]
+    same = [key for key in keys if key not in shrank + grew]
+    n = min(len(control_records), len(treatment_records))
+    if n < 2:
+        return comparisons, (
+            "One seed a side cannot tell whether the drop from clean to perturbed "
+            "accuracy changed."
+        )
+    parts = []
+    if shrank:
+        parts.append(
+            f"The drop from clean to perturbed accuracy shrank with {name} on "
+            + ", ".join(
+                f"{key} ({100 * comparisons[key].control_mean:.1f} → "
+                f"{100 * comparisons[key].treatment_mean:.1f} points)"
+                for key in shrank
+            )
+            + ": robustness proper, beyond what a better clean accuracy brings."
+        )
+    if grew:
+        parts.append(
+            f"It grew on {', '.join(grew)}: {name} made the model more fragile there."
+        )
+    if same:
+        parts.append(
+            f"On {', '.join(same)} the drop did not change measurably: whatever "
+            f"{name} gained or lost there follows its clean accuracy."
+        )
+    return comparisons, " ".join(parts)
