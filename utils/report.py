@@ -109,7 +109,9 @@ def best_variants(
     """The baseline, then each notebook's best configuration by validation accuracy.
 
     Each entry is (notebook, the configuration's records, one per seed). Only
-    configurations trained on the baseline's data with its step budget compete
+    configurations trained over the most seeds in their notebook (the variant
+    the lecture chose and verified, not a one-seed sweep point), on the
+    baseline's data with its step budget, compete
     (not, e.g., 02's smaller training sets, 04's longer runs or the capstone's
     final model on the whole split). Empty when no notebook ran the baseline.
     """
@@ -132,6 +134,10 @@ def best_variants(
             for group in group_records(listed)
             if group[0]["name"] != "baseline" and _same_budget(group[0], reference)
         ]
+        # The groups the lecture ran over the most seeds (its chosen variant), not
+        # a sweep's one-seed run that happens to edge it out on validation.
+        most = max((len(group) for group in candidates), default=0)
+        candidates = [group for group in candidates if len(group) == most]
         if candidates:
             chosen = max(candidates, key=lambda group: _mean(group, "val_accuracy"))
             best.append((notebook, chosen))
