@@ -28,7 +28,7 @@ help:
 	@echo "make test-colab  unit tests and smoke notebooks on Colab's stack (Python 3.13, TF 2.20)"
 	@echo "make data    install or download Fashion-MNIST and verify its checksums"
 	@echo "make bench   measure times, throughput, quantisation and the final model against keras.io's recipe; writes build/bench.md"
-	@echo "             (BENCH_ARGS=--final-only: only the final model and the peer recipe, about 15 min)"
+	@echo "             (BENCH_ARGS=--final-only: only the final model and the peer recipe, about 14 min)"
 	@echo "make clean   remove build/, results/ and caches (keeps .venv)"
 
 setup: $(STAMP)

@@ -227,3 +227,19 @@ def test_an_unknown_profile_stops_make_run_with_one_line_and_no_traceback():
         "make run: Unknown course profile 'bogus'. Choose one of: smoke, standard, "
         "full (set it with `export COURSE_PROFILE=smoke`, for example)."
     ]
+
+
+def test_a_variant_is_compared_with_the_baseline_runs_of_its_own_seeds(tmp_path):
+    # The baseline ran seeds 0-2; the variant 0-1: compared on seeds 0-1, paired.
+    file_runs(
+        "00_base",
+        [fake_record("baseline", t, s) for s, t in enumerate((0.87, 0.88, 0.95))],
+    )
+    file_runs("01_tech", [fake_record("v", t, s) for s, t in enumerate((0.89, 0.90))])
+    text = report.write_report(
+        tmp_path / "report.md", "smoke", [("00_base", 1.0), ("01_tech", 1.0)]
+    )
+    best = text.split("## Experiments")[0]
+    # +2 points on both seeds: no spread when paired (seed 2's 0.95 left out)
+    assert "| 01_tech | v | 0, 1 |" in best
+    assert "| +2.00 [+2.00, +2.00] | helped |" in best

@@ -145,7 +145,15 @@ def best_variants(
 
 
 def comparison_cells(baseline: list[dict], group: list[dict]) -> list[str]:
-    """The difference in test accuracy from the baseline, its interval, the verdict."""
+    """The difference in test accuracy from the baseline, its interval, the verdict.
+
+    When the baseline ran every seed the group ran (and more), only those seeds
+    are compared, so the runs pair by seed.
+    """
+    seeds = {record.get("seed") for record in group}
+    same_seeds = [record for record in baseline if record.get("seed") in seeds]
+    if len(same_seeds) == len(group) >= 2:
+        baseline = same_seeds
     comparison = compare(baseline, group, "test_accuracy")
     if comparison.n < 2:
         return [f"{100 * comparison.difference:+.2f} (one seed)", comparison.verdict]
