@@ -258,14 +258,20 @@ def t95(degrees_of_freedom: float) -> float:
     return _T95[max(usable)] if degrees_of_freedom <= 120 else Z95
 
 
+def _runs_of(group) -> list:
+    """The runs of a group: a `RunGroup`'s runs, one run or record as a list of
+    one, or the list given."""
+    if hasattr(group, "runs"):
+        return list(group.runs)
+    if isinstance(group, dict) or hasattr(group, "record"):
+        return [group]
+    return list(group)
+
+
 def _group_entries(group, metric: str) -> list[tuple[object, float, object]]:
     """(seed or None, value, packed correctness or None) for each run of a group."""
-    if hasattr(group, "runs"):
-        group = group.runs
-    if isinstance(group, dict) or hasattr(group, "record"):
-        group = [group]
     entries = []
-    for item in group:
+    for item in _runs_of(group):
         if isinstance(item, int | float | np.floating | np.integer):
             entries.append((None, float(item), None))
             continue
@@ -554,12 +560,8 @@ def changed_images(control, treatment, metric: str = "test_accuracy") -> dict:
 
 def _with_drops(group) -> list[dict]:
     """Each run's record with ``<probe>_drop``: clean test minus probe accuracy."""
-    if hasattr(group, "runs"):
-        group = group.runs
-    if isinstance(group, dict) or hasattr(group, "record"):
-        group = [group]
     records = []
-    for item in group:
+    for item in _runs_of(group):
         record = record_of(item)
         drops = {
             f"{key}_drop": record["test_accuracy"] - record[f"{key}_accuracy"]

@@ -96,6 +96,17 @@ def shorten(text, limit: int = SHOWN_CHARACTERS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def describe_not_array(answer, list_note: str = "(`.tolist()`)") -> str:
+    """What an answer that should have been a NumPy array is: a nested list (with
+    ``list_note`` on where lists come from), a TensorFlow tensor, or `describe`'s
+    words."""
+    if hasattr(answer, "numpy") or "Tensor" in type(answer).__name__:
+        return f"a TensorFlow tensor ({type(answer).__name__})"
+    if isinstance(answer, list):
+        return f"a nested list {list_note}"
+    return describe(answer)
+
+
 def describe(value) -> str:
     """What a value is, in a few words: ``a float32 array of shape (2, 3)``."""
     if value is None:

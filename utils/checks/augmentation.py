@@ -20,6 +20,7 @@ from utils.checks import (
     as_array,
     call_answer,
     describe,
+    describe_not_array,
     run_check,
     shorten,
 )
@@ -489,13 +490,7 @@ def _erased_image(answer, image) -> np.ndarray:
     """The answer as an image like ``image``: a NumPy array of its shape and dtype,
     or a `Mistake` that says what was returned instead."""
     if not isinstance(answer, np.ndarray):
-        kind = (
-            "a nested list (`.tolist()` turns the image into lists)"
-            if isinstance(answer, list)
-            else describe(answer)
-        )
-        if hasattr(answer, "numpy") or "Tensor" in type(answer).__name__:
-            kind = f"a TensorFlow tensor ({type(answer).__name__})"
+        kind = describe_not_array(answer, "(`.tolist()` turns the image into lists)")
         raise Mistake(
             f"return a copy of `image`, a NumPy array of the same shape and dtype, "
             f"with the square erased; got {kind}. Start from "

@@ -18,6 +18,7 @@ from utils.checks import (
     as_array,
     call_answer,
     describe,
+    describe_not_array,
     number,
     run_check,
     time_limit,
@@ -229,13 +230,7 @@ def _new_weights(answer, w) -> np.ndarray:
             f"`grad` and the others are inputs, not part of the answer."
         )
     if not isinstance(answer, np.ndarray):
-        kind = (
-            "a nested list (`.tolist()`)"
-            if isinstance(answer, list)
-            else describe(answer)
-        )
-        if hasattr(answer, "numpy") or "Tensor" in type(answer).__name__:
-            kind = f"a TensorFlow tensor ({type(answer).__name__})"
+        kind = describe_not_array(answer)
         raise Mistake(
             f"return the new weights as a NumPy array, like `w`; got {kind}. "
             f"`w - lr * (...)` is one."
